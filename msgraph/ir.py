@@ -128,6 +128,8 @@ class Graph:
             if out not in seen:
                 raise GraphError(f"graph output '{out}' is not produced by any node, input or constant")
         order = topological_order(self)  # raises GraphError on a cycle
+        if not all(self.values[i].type.is_static for i in self.inputs):
+            return self  # types are checked once symbolic dims are bound (msgraph.infer)
         for n in order:
             in_types = [self.values[i].type if i else None for i in n.inputs]
             inferred = check_node(n, in_types, self)

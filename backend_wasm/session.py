@@ -1,0 +1,87 @@
+"""onnxruntime-style InferenceSession over the WebAssembly executor: one plan and executor per
+(input shapes, requested outputs) signature, built on first use and cached."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from msgraph.errors import InputError
+from msgraph.infer import infer
+from msgraph.ir import Graph
+from msgraph.onnx_import import import_onnx
+from msgraph.plan import build_plan
+
+from .executor import Executor
+
+
+
+@dataclass(frozen=True)
+class NodeArg:
+    """Like onnxruntime.NodeArg: name, shape (symbolic dims as str) and type ('tensor(float)')."""
+    name: str
+    shape: list
+    type: str
+
+
+def _type_name(dtype) -> str:
+    return f"tensor({onnx.helper.tensor_dtype_to_string(dtype.onnx).removeprefix('TensorProto.').lower()})"
+
+
+class InferenceSession:
+    """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels."""
+
+    def __init__(self, model, *, max_cached_plans: int = 8, **_ignored):
+        self.graph: Graph = model if isinstance(model, Graph) else import_onnx(model)
+        self._cache: OrderedDict[tuple, Executor] = OrderedDict()
+        self._max = max_cached_plans
+        if all(self.graph.values[i].type.is_static for i in self.graph.inputs):
+            self._executor(tuple(tuple(self.graph.values[i].type.shape) for i in self.graph.inputs),
+                           tuple(self.graph.outputs))  # plan and load now: errors surface at construction
+
+    def _arg(self, name: str) -> NodeArg:
+        t = self.graph.values[name].type
+        return NodeArg(name, list(t.shape), _type_name(t.dtype))
+
+    def get_inputs(self) -> list[NodeArg]:
+        return [self._arg(n) for n in self.graph.inputs]
+
+    def get_outputs(self) -> list[NodeArg]:
+        return [self._arg(n) for n in self.graph.outputs]
+
+    def _executor(self, shapes: tuple, outputs: tuple) -> Executor:
+        key = (shapes, outputs)
+        ex = self._cache.get(key)
+        if ex is None:
+            g = self.graph
+            if any(not g.values[i].type.is_static for i in g.inputs):
+                g = infer(g, dict(zip(g.inputs, shapes)))
+            ex = self._cache[key] = Executor(build_plan(g, list(outputs)))
+            if len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return ex
+
+    def run(self, output_names, input_feed: dict, run_options=None) -> list[np.ndarray]:
+        g = self.graph
+        missing = [n for n in g.inputs if n not in input_feed]
+        extra = [n for n in input_feed if n not in g.inputs]
+        if missing or extra:
+            raise InputError(f"feeds must name exactly the inputs {list(g.inputs)}: missing {missing}, "
+                             f"unexpected {extra}")
+        outputs = tuple(output_names) if output_names else tuple(g.outputs)
+        for o in outputs:
+            if o not in g.values:
+                raise InputError(f"'{o}' is not a value of the model; outputs are {list(g.outputs)}")
+        shapes = []
+        for name in g.inputs:
+            t = g.values[name].type
+            array = np.asarray(input_feed[name])
+            if array.dtype != t.dtype.np:
+                raise InputError(f"input '{name}' must be {t.dtype.np}, got {array.dtype}")
+            if array.ndim != t.rank or any(isinstance(d, int) and d != s for d, s in zip(t.shape, array.shape)):
+                raise InputError(f"input '{name}' must have shape {list(t.shape)}, got {list(array.shape)}")
+            shapes.append(tuple(array.shape))
+        return self._executor(tuple(shapes), outputs)({n: input_feed[n] for n in g.inputs})

@@ -1,0 +1,193 @@
+"""ONNX frontend: a ModelProto (path, bytes or proto) -> a typed ir.Graph, optionally cut to a subgraph.
+
+Attributes are normalised per opset by each op's `onnx_attrs`; types come from our own per-op inference,
+with onnx's shape inference as the fallback for what ours cannot see (unsupported nodes, symbolic dims)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from . import dtypes, ops
+from .errors import GraphError, MsGraphError, ShapeError, UnsupportedOpError
+from .ir import Graph, Node, TensorType, Value
+from .schedule import needed_nodes, topological_order
+
+UNKNOWN_RANK = ("?",)  # shape placeholder for a value whose type depends on unbound symbolic dims
+
+
+def load_model(model) -> onnx.ModelProto:
+    """A ModelProto from a path, raw bytes or a ModelProto, with a GraphError for anything unreadable."""
+    if isinstance(model, onnx.ModelProto):
+        return model
+    try:
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            return onnx.load_from_string(bytes(model))
+        path = Path(model)
+        if not path.is_file():
+            raise GraphError(f"no ONNX model at '{path}'")
+        return onnx.load(str(path))
+    except MsGraphError:
+        raise
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise GraphError(f"cannot read an ONNX model from {_describe(model)}: {e}") from e
+
+
+def _describe(model) -> str:
+    return f"{len(model)} bytes" if isinstance(model, (bytes, bytearray, memoryview)) else f"'{model}'"
+
+
+def _type_of(vi: onnx.ValueInfoProto, sym_prefix: str) -> TensorType | None:
+    if not vi.type.HasField("tensor_type"):
+        return None
+    tt = vi.type.tensor_type
+    if not tt.HasField("shape"):
+        return TensorType(dtypes.from_onnx(tt.elem_type), UNKNOWN_RANK)
+    shape = []
+    for k, d in enumerate(tt.shape.dim):
+        if d.HasField("dim_value"):
+            shape.append(int(d.dim_value))
+        else:
+            shape.append(d.dim_param or f"{sym_prefix}_{k}")
+    return TensorType(dtypes.from_onnx(tt.elem_type), tuple(shape))
+
+
+def _attrs(node: onnx.NodeProto) -> dict:
+    out = {}
+    for a in node.attribute:
+        if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+            out[a.name] = a  # subgraphs: no op of ours takes one; kept for the error message
+            continue
+        v = helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, onnx.TensorProto):
+            v = numpy_helper.to_array(v)
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [s.decode() for s in v]
+        out[a.name] = v
+    return out
+
+
+def _constant_value(node: onnx.NodeProto, attrs: dict) -> np.ndarray:
+    for key, cast in (("value", None), ("value_float", np.float32), ("value_floats", np.float32),
+                      ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in attrs:
+            return np.asarray(attrs[key]) if cast is None else np.asarray(attrs[key], dtype=cast)
+    raise UnsupportedOpError([(node.name, "Constant", "", 0, f"Constant with attribute {sorted(attrs)}")])
+
+
+def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | None = None) -> Graph:
+    """Imports an ONNX model. `inputs`/`outputs` cut it: keep only what `outputs` need from `inputs`."""
+    proto = load_model(model)
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as e:
+        raise GraphError(f"invalid ONNX model: {e}") from e
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise GraphError("the model imports no ai.onnx opset")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+    except Exception:
+        inferred = proto  # our own inference still runs; theirs is only a fallback
+    g = proto.graph
+    hints: dict[str, TensorType] = {}
+    for vi in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]:
+        try:
+            t = _type_of(vi, vi.name)
+        except GraphError:
+            t = None
+        if t is not None:
+            hints[vi.name] = t
+
+    values: dict[str, Value] = {}
+    for init in g.initializer:
+        values[init.name] = Value.constant(init.name, numpy_helper.to_array(init))
+    nodes: list[Node] = []
+    problems = []
+    for k, np_ in enumerate(g.node):
+        name = np_.name or f"{np_.op_type}_{k}"
+        attrs = _attrs(np_)
+        if np_.op_type == "Constant" and np_.domain in ("", "ai.onnx"):
+            values[np_.output[0]] = Value.constant(np_.output[0], _constant_value(np_, attrs))
+            continue
+        d = ops.REGISTRY.get(np_.op_type) if np_.domain in ("", "ai.onnx") else None
+        if d is not None and d.onnx_attrs is not None:
+            attrs = d.onnx_attrs(attrs, opset)
+        nodes.append(Node(np_.op_type, tuple(np_.input), tuple(np_.output), attrs, name, np_.domain))
+
+    graph_inputs = [vi.name for vi in g.input if vi.name not in values]
+    for vi in g.input:
+        if vi.name not in values:
+            t = _type_of(vi, vi.name)
+            if t is None or t.shape == UNKNOWN_RANK:
+                raise GraphError(f"graph input '{vi.name}' has no tensor type with a shape")
+            values[vi.name] = Value(vi.name, t)
+    out_names = list(outputs) if outputs is not None else [vi.name for vi in g.output]
+    in_names = list(inputs) if inputs is not None else graph_inputs
+    producers = {o: n for n in nodes for o in n.outputs if o}
+    for name in [*in_names, *out_names]:
+        if name not in values and name not in producers:
+            raise GraphError(f"'{name}' is not a value of the model")
+    for name in in_names:
+        if name not in values or values[name].const is not None:
+            t = hints.get(name)
+            if t is None or t.shape == UNKNOWN_RANK:
+                raise GraphError(f"cannot cut at '{name}': its type is unknown (run onnx shape inference first)")
+            values[name] = Value(name, t)
+
+    probe = Graph(nodes=tuple(nodes), values=values, inputs=tuple(in_names), outputs=tuple(out_names),
+                  name=g.name or "model", opset=opset)
+    kept = topological_order(probe, needed_nodes(probe, out_names, stop_at=set(in_names)))
+    for n in kept:
+        for i in n.inputs:
+            if i and i not in values and i not in producers:
+                raise GraphError(f"node '{n.name}' ({n.op}): input '{i}' is not defined by the model")
+    for n in kept:
+        in_types = [(values[i].type if i in values else hints.get(i)) if i else None for i in n.inputs]
+        problem = ops.support_problem(n, in_types, opset)
+        if problem is None and n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op):
+            problem = "not an ONNX operator"
+        if problem is not None:
+            problems.append((n.name, n.op, n.domain, opset, problem))
+            for o, t in zip(n.outputs, [hints.get(o) for o in n.outputs]):
+                if o and t is not None:
+                    values[o] = Value(o, t)
+            continue
+        for o, t in zip(n.outputs, _infer_node(n, in_types, probe, hints)):
+            if o:
+                values[o] = Value(o, t)
+    if problems:
+        raise UnsupportedOpError(problems, hint=_cut_hint(kept, {p[0] for p in problems}, values))
+    return Graph(nodes=tuple(kept), values={k: v for k, v in values.items()}, inputs=tuple(in_names),
+                 outputs=tuple(out_names), name=probe.name, opset=opset).validate()
+
+
+def _infer_node(node: Node, in_types: list, graph: Graph, hints: dict) -> list[TensorType]:
+    symbolic = any(t is not None and not t.is_static for t in in_types)
+    if any(t is None for t, i in zip(in_types, node.inputs) if i):
+        raise GraphError(f"node '{node.name}' ({node.op}): the type of an input is unknown")
+    try:
+        return ops.check_node(node, in_types, graph)
+    except (ShapeError, TypeError, ValueError):
+        if not symbolic:
+            raise
+    # symbolic dims our inference cannot follow: onnx's guess, resolved when shapes are bound at run time
+    dtype = in_types[0].dtype
+    return [hints.get(o) or TensorType(dtype, UNKNOWN_RANK) for o in node.outputs]
+
+
+def _cut_hint(nodes: list[Node], bad: set[str], values: dict[str, Value]) -> str:
+    """Suggests the import_onnx(inputs=, outputs=) cut with the most supported nodes before the first bad one."""
+    ok = [n for n in nodes[: next(i for i, n in enumerate(nodes) if n.name in bad)]]
+    if not ok:
+        return ""
+    produced = {o for n in ok for o in n.outputs}
+    last = ok[-1].outputs[0]
+    inputs = sorted({i for n in ok for i in n.inputs
+                     if i and i not in produced and (i not in values or values[i].const is None)})
+    return (f"hint: the supported part before the first unsupported node runs with "
+            f"import_onnx(model, inputs={inputs}, outputs={[last]})")

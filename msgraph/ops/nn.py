@@ -1,0 +1,228 @@
+"""Neural-network ops: MatMul, Gemm, Conv, MaxPool, AveragePool, Softmax, LogSoftmax."""
+from __future__ import annotations
+
+import itertools
+import math
+
+from .. import dtypes as dt
+from ..errors import ShapeError, UnsupportedOpError
+from ..ir import TensorType
+from . import Lowering, register
+from ._util import broadcast_shape, broadcast_strides, collapse, f32_bits, norm_axis, size
+
+FLOATS = (dt.F32, dt.F64)
+
+
+# ---------------------------------------------------------------- MatMul / Gemm
+def _matmul_dims(node, a: tuple, b: tuple):
+    if not a or not b:
+        raise ShapeError(f"{node}: MatMul inputs must have rank >= 1, got {list(a)} and {list(b)}")
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    if a2[-1] != b2[-2]:
+        raise ShapeError(f"{node}: inner dimensions differ: {list(a)} @ {list(b)}")
+    batch = broadcast_shape(a2[:-2], b2[:-2])
+    out = (*batch, *((a2[-2],) if len(a) > 1 else ()), *((b2[-1],) if len(b) > 1 else ()))
+    return a2, b2, batch, out
+
+
+@register("MatMul", inputs=(2, 2), dtypes=FLOATS, lower=lambda ctx: _lower_matmul(ctx))
+def _infer_matmul(node, types, consts):
+    a, b = types
+    if a.dtype != b.dtype:
+        raise ShapeError(f"{node}: dtypes differ: {a.dtype.name} and {b.dtype.name}")
+    return [TensorType(a.dtype, _matmul_dims(node, a.shape, b.shape)[3])]
+
+
+def _lower_matmul(ctx: Lowering) -> None:
+    a, b = ctx.in_types
+    a2, b2, batch, _ = _matmul_dims(ctx.node, a.shape, b.shape)
+    m, k, n = a2[-2], a2[-1], b2[-1]
+    item = a.dtype.itemsize
+    sa = [s * m * k for s in broadcast_strides(batch, a2[:-2])]
+    sb = [s * k * n for s in broadcast_strides(batch, b2[:-2])]
+    dims, (sa, sb) = collapse(batch, sa, sb)
+    one = f32_bits(1.0)
+    for idx in itertools.product(*(range(d) for d in dims[:-1])):  # only non-collapsible batch dims loop here
+        flat = 0
+        for kdim, i in enumerate(idx):
+            flat = flat * dims[kdim] + i
+        offs = [sum(i * s[kdim] for kdim, i in enumerate(idx)) * item for s in (sa, sb)]
+        ctx.emit(f"{a.dtype.name}_gemm",
+                 [ctx.input(0, offs[0]), ctx.input(1, offs[1]), None, ctx.output(0, flat * dims[-1] * m * n * item)],
+                 [m, n, k, 0, 0, one, 0, 0, 0, dims[-1], sa[-1], sb[-1], 0])
+
+
+def _gemm_attrs(attrs: dict, opset: int) -> dict:
+    return {"alpha": float(attrs.get("alpha", 1.0)), "beta": float(attrs.get("beta", 1.0)),
+            "transA": int(attrs.get("transA", 0)), "transB": int(attrs.get("transB", 0))}
+
+
+@register("Gemm", inputs=(2, 3), dtypes=FLOATS, onnx_attrs=_gemm_attrs, lower=lambda ctx: _lower_gemm(ctx))
+def _infer_gemm(node, types, consts):
+    a, b = types[0], types[1]
+    if a.rank != 2 or b.rank != 2:
+        raise ShapeError(f"{node}: A and B must be 2-D, got {a} and {b}")
+    m, k = a.shape[::-1] if node.attr("transA", 0) else a.shape
+    k2, n = b.shape[::-1] if node.attr("transB", 0) else b.shape
+    if k != k2:
+        raise ShapeError(f"{node}: inner dimensions differ: op(A) is {m}x{k}, op(B) is {k2}x{n}")
+    c = types[2] if len(types) > 2 else None
+    for t in (b, c):
+        if t is not None and t.dtype != a.dtype:
+            raise ShapeError(f"{node}: dtypes differ: {a.dtype.name} and {t.dtype.name}")
+    if c is not None and broadcast_shape((m, n), c.shape) != (m, n):
+        raise ShapeError(f"{node}: C of shape {list(c.shape)} does not broadcast to {[m, n]}")
+    return [TensorType(a.dtype, (m, n))]
+
+
+def _lower_gemm(ctx: Lowering) -> None:
+    a, b = ctx.in_types[0], ctx.in_types[1]
+    c = ctx.in_types[2] if len(ctx.in_types) > 2 else None
+    m, n = ctx.out_types[0].shape
+    k = a.shape[0] if ctx.node.attr("transA", 0) else a.shape[1]
+    cs = broadcast_strides((m, n), c.shape) if c is not None else [0, 0]
+    beta = ctx.node.attr("beta", 1.0) if c is not None else 0.0
+    ctx.emit(f"{a.dtype.name}_gemm", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)],
+             [m, n, k, ctx.node.attr("transA", 0), ctx.node.attr("transB", 0), f32_bits(ctx.node.attr("alpha", 1.0)),
+              f32_bits(beta), cs[0], cs[1], 1, 0, 0, 0])
+
+
+# ---------------------------------------------------------------- windows: Conv and pooling
+def window_geometry(node, spatial: tuple, kernel: tuple, ceil_mode: bool = False):
+    """Output sizes and begin/end pads for a sliding window, from the ONNX attributes of `node`."""
+    nd = len(spatial)
+    strides = list(node.attr("strides") or [1] * nd)
+    dil = list(node.attr("dilations") or [1] * nd)
+    pads = list(node.attr("pads") or [0] * (2 * nd))
+    auto = node.attr("auto_pad", "NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if len(strides) != nd or len(dil) != nd or len(pads) != 2 * nd:
+        raise ShapeError(f"{node}: strides/dilations/pads do not match {nd} spatial dims")
+    if min(strides + dil + list(kernel)) < 1 or min(pads) < 0:
+        raise ShapeError(f"{node}: strides, dilations and kernel must be >= 1 and pads >= 0")
+    out, begin, end = [], [], []
+    for i in range(nd):
+        ext = (kernel[i] - 1) * dil[i] + 1
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            o = -(-spatial[i] // strides[i])
+            total = max(0, (o - 1) * strides[i] + ext - spatial[i])
+            pb = total // 2 if auto == "SAME_UPPER" else total - total // 2
+            pe = total - pb
+        elif auto == "VALID":
+            pb = pe = 0
+            o = (spatial[i] - ext) // strides[i] + 1
+        elif auto in ("NOTSET", ""):
+            pb, pe = pads[i], pads[i + nd]
+            span = spatial[i] + pb + pe - ext
+            o = (math.ceil(span / strides[i]) if ceil_mode else span // strides[i]) + 1
+            if ceil_mode and (o - 1) * strides[i] >= spatial[i] + pb:
+                o -= 1  # the last window must start inside the input or the begin padding
+        else:
+            raise ShapeError(f"{node}: unknown auto_pad '{auto}'")
+        if o < 1:
+            raise ShapeError(f"{node}: window {ext} (with padding) is larger than the input {spatial[i]}")
+        out.append(o)
+        begin.append(pb)
+        end.append(pe)
+    return out, begin, end, strides, dil
+
+
+def _spatial_2d(node, x: TensorType, what: str):
+    if x.rank not in (3, 4):
+        raise UnsupportedOpError([(node.name, node.op, node.domain, 0, f"{what} on rank-{x.rank} input "
+                                   "(only 1-D and 2-D spatial inputs, NCL / NCHW, are supported)")])
+
+
+@register("Conv", inputs=(2, 3), dtypes=FLOATS, lower=lambda ctx: _lower_conv(ctx))
+def _infer_conv(node, types, consts):
+    x, w = types[0], types[1]
+    _spatial_2d(node, x, "Conv")
+    group = node.attr("group", 1)
+    if w.rank != x.rank or x.shape[1] != w.shape[1] * group or w.shape[0] % group:
+        raise ShapeError(f"{node}: weight {w} does not fit input {x} with group={group}")
+    if len(types) > 2 and types[2] is not None and types[2].shape != (w.shape[0],):
+        raise ShapeError(f"{node}: bias must have shape [{w.shape[0]}], got {types[2]}")
+    kernel = tuple(node.attr("kernel_shape") or w.shape[2:])
+    if kernel != tuple(w.shape[2:]):
+        raise ShapeError(f"{node}: kernel_shape {list(kernel)} differs from the weight's {list(w.shape[2:])}")
+    out = window_geometry(node, x.shape[2:], kernel)[0]
+    return [TensorType(x.dtype, (x.shape[0], w.shape[0], *out))]
+
+
+def _as_2d(node, x: TensorType, kernel: tuple):
+    """(H, W), (KH, KW), out (OH, OW), pads (top, left, bottom, right), strides, dilations; 1-D as H=1."""
+    out, pb, pe, st, dil = window_geometry(node, x.shape[2:], kernel, bool(node.attr("ceil_mode", 0)))
+    if x.rank == 3:
+        return (1, x.shape[2]), (1, kernel[0]), (1, out[0]), (0, pb[0], 0, pe[0]), (1, st[0]), (1, dil[0])
+    return tuple(x.shape[2:]), tuple(kernel), tuple(out), (pb[0], pb[1], pe[0], pe[1]), tuple(st), tuple(dil)
+
+
+def _lower_conv(ctx: Lowering) -> None:
+    x, w = ctx.in_types[0], ctx.in_types[1]
+    hw, k, o, p, s, d = _as_2d(ctx.node, x, tuple(w.shape[2:]))
+    ctx.emit(f"{x.dtype.name}_conv2d", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)],
+             [x.shape[0], x.shape[1], *hw, w.shape[0], *o, *k, ctx.node.attr("group", 1), p[0], p[1], *s, *d, 0])
+
+
+def _pool_infer(node, types, consts):
+    x = types[0]
+    _spatial_2d(node, x, node.op)
+    kernel = node.attr("kernel_shape")
+    if not kernel or len(kernel) != x.rank - 2:
+        raise ShapeError(f"{node}: kernel_shape must list {x.rank - 2} sizes, got {kernel}")
+    if node.op == "AveragePool" and node.attr("dilations") and any(v != 1 for v in node.attr("dilations")):
+        raise UnsupportedOpError([(node.name, node.op, node.domain, 0, "AveragePool with dilations")])
+    out = window_geometry(node, x.shape[2:], tuple(kernel), bool(node.attr("ceil_mode", 0)))[0]
+    return [TensorType(x.dtype, (*x.shape[:2], *out))]
+
+
+def _lower_pool(ctx: Lowering) -> None:
+    x = ctx.in_types[0]
+    hw, k, o, p, s, d = _as_2d(ctx.node, x, tuple(ctx.node.attr("kernel_shape")))
+    nc = x.shape[0] * x.shape[1]
+    if ctx.node.op == "MaxPool":
+        ctx.emit(f"{x.dtype.name}_maxpool2d", [ctx.input(0), ctx.output(0)], [nc, *hw, *o, *k, p[0], p[1], *s, *d])
+    else:
+        ctx.emit(f"{x.dtype.name}_avgpool2d", [ctx.input(0), ctx.output(0)],
+                 [nc, *hw, *o, *k, *p, *s, ctx.node.attr("count_include_pad", 0)])
+
+
+def _maxpool_outputs(node, types, consts):
+    if len(node.outputs) > 1 and node.outputs[1]:
+        raise UnsupportedOpError([(node.name, node.op, node.domain, 0, "the Indices output of MaxPool")])
+    return _pool_infer(node, types, consts)
+
+
+register("MaxPool", inputs=(1, 1), outputs=(1, 2), dtypes=(dt.F32, dt.F64, dt.I8, dt.U8),
+         lower=_lower_pool)(_maxpool_outputs)
+register("AveragePool", inputs=(1, 1), dtypes=FLOATS, lower=_lower_pool)(_pool_infer)
+
+
+# ---------------------------------------------------------------- Softmax
+def _softmax_attrs(attrs: dict, opset: int) -> dict:
+    # Before opset 13 the input is coerced to 2-D at `axis` (default 1); from 13 on it is one axis (default -1).
+    if opset < 13:
+        return {"axis": int(attrs.get("axis", 1)), "coerce_2d": 1}
+    return {"axis": int(attrs.get("axis", -1)), "coerce_2d": 0}
+
+
+def _lower_softmax(ctx: Lowering) -> None:
+    x = ctx.in_types[0]
+    axis = norm_axis(ctx.node.attr("axis", -1), x.rank)
+    if ctx.node.attr("coerce_2d", 0):
+        ints = [size(x.shape[:axis]), size(x.shape[axis:]), 1]
+    else:
+        ints = [size(x.shape[:axis]), x.shape[axis], size(x.shape[axis + 1:])]
+    kernel = "softmax" if ctx.node.op == "Softmax" else "logsoftmax"
+    ctx.emit(f"{x.dtype.name}_{kernel}", [ctx.input(0), ctx.output(0)], ints)
+
+
+def _infer_softmax(node, types, consts):
+    norm_axis(node.attr("axis", -1), types[0].rank)
+    return [types[0]]
+
+
+for _op in ("Softmax", "LogSoftmax"):
+    register(_op, inputs=(1, 1), dtypes=FLOATS, onnx_attrs=_softmax_attrs, lower=_lower_softmax,
+             inplace=True)(_infer_softmax)

@@ -1,0 +1,221 @@
+"""The Plan: pure, serialisable data that any WebAssembly host can run (steps with arena offsets, the
+constants blob, I/O bindings), and the planner that builds it from a static graph.
+
+Offsets are bytes from the arena base; the host adds the base when it encodes the program."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import ops
+from .arena import ALIGN, Interval, align_up, lower_bound, place
+from .errors import GraphError, PlanError
+from .ir import Graph
+from .schedule import needed_nodes, topological_order
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    node: str
+    op: str
+    kernel: str
+    tensors: tuple[int | None, ...]  # byte offsets from the arena base; None = absent optional input
+    ints: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Binding:
+    name: str
+    dtype: str  # numpy name, e.g. "float32"
+    shape: tuple[int, ...]
+    offset: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[PlanStep, ...]
+    inputs: tuple[Binding, ...]
+    outputs: tuple[Binding, ...]
+    weights: bytes = field(repr=False)  # the constants region, written once at offset 0
+    arena_offset: int  # activations start here (after the constants)
+    arena_bytes: int  # activations, graph inputs and outputs, scratch
+    naive_bytes: int  # the same without any reuse: every value and scratch in a buffer of its own
+    lower_bound_bytes: int  # the largest sum of buffer sizes live at one step (aliases/in-place counted once)
+    values: dict = field(default_factory=dict, repr=False)  # every placed value -> Binding (for reports)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.arena_offset + self.arena_bytes
+
+    def report(self) -> dict:
+        return {"steps": len(self.steps), "weights_bytes": len(self.weights), "arena_bytes": self.arena_bytes,
+                "naive_bytes": self.naive_bytes, "lower_bound_bytes": self.lower_bound_bytes,
+                "arena_vs_lower_bound": round(self.arena_bytes / max(self.lower_bound_bytes, 1), 4),
+                "total_bytes": self.total_bytes}
+
+    def to_json(self) -> str:
+        """Everything but the weights blob, which travels beside it as raw bytes."""
+        d = {"format": FORMAT, **{k: v for k, v in asdict(self).items() if k not in ("weights", "values")}}
+        d["weights_bytes"] = len(self.weights)
+        return json.dumps(d)
+
+    @staticmethod
+    def from_json(text: str, weights: bytes) -> "Plan":
+        d = json.loads(text)
+        if d.pop("format", None) != FORMAT:
+            raise PlanError(f"plan format is not {FORMAT}")
+        if d.pop("weights_bytes") != len(weights):
+            raise PlanError("the weights blob does not match the plan")
+        return Plan(steps=tuple(PlanStep(**{**s, "tensors": tuple(s["tensors"]), "ints": tuple(s["ints"])})
+                                for s in d.pop("steps")),
+                    inputs=tuple(Binding(**{**b, "shape": tuple(b["shape"])}) for b in d.pop("inputs")),
+                    outputs=tuple(Binding(**{**b, "shape": tuple(b["shape"])}) for b in d.pop("outputs")),
+                    weights=weights, **d)
+
+    def encode_program(self, opcodes: dict[str, int], base: int) -> np.ndarray:
+        """The steps as i32 words: opcode, n_tensors, n_ints, addresses (base + offset, 0 = absent), ints."""
+        words: list[int] = []
+        for s in self.steps:
+            if s.kernel not in opcodes:
+                raise PlanError(f"node '{s.node}' ({s.op}): kernels.wasm has no kernel '{s.kernel}'")
+            words += [opcodes[s.kernel], len(s.tensors), len(s.ints)]
+            words += [0 if t is None else base + t for t in s.tensors]
+            words += s.ints
+        return np.array(words, dtype=np.int64).astype(np.int32)
+
+
+class _Buffers:
+    """Union-find of values that share one buffer (aliases, in-place results)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, v: str) -> str:
+        while self.parent.get(v, v) != v:
+            v = self.parent[v]
+        return v
+
+    def join(self, child: str, root: str) -> None:
+        self.parent[self.find(child)] = self.find(root)
+
+
+def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
+    """Schedules, lowers and places `graph`; `outputs` may name any value (default: the graph outputs)."""
+    outputs = list(graph.outputs if outputs is None else outputs)
+    for o in outputs:
+        if o not in graph.values:
+            raise PlanError(f"'{o}' is not a value of the graph; values include {', '.join(graph.outputs)}")
+    for name in graph.inputs:
+        if not graph.values[name].type.is_static:
+            raise PlanError(f"input '{name}' has symbolic dims {list(graph.values[name].type.shape)}: "
+                            "bind them first (msgraph.infer.infer(graph, {name: shape}))")
+    order = topological_order(graph, needed_nodes(graph, outputs))
+    T = {k: v.type for k, v in graph.values.items()}
+    is_const = {k for k, v in graph.values.items() if v.const is not None}
+
+    # lower every node to kernel steps; remember aliases and scratch
+    lowered, buffers = [], _Buffers()
+    for node in order:
+        d = ops.REGISTRY[node.op]
+        ctx = ops.Lowering(node, [T[i] if i else None for i in node.inputs], [T[o] for o in node.outputs if o],
+                           [graph.const(i) if i else None for i in node.inputs])
+        if d.lower is None:
+            buffers.join(node.outputs[0], node.inputs[0])
+        else:
+            d.lower(ctx)
+        lowered.append(ctx)
+
+    # lifetimes in node positions: graph inputs from -1, requested outputs to len(order)
+    end = len(order)
+    first = {name: -1 for name in graph.inputs}
+    last: dict[str, int] = {}
+    for pos, node in enumerate(order):
+        for o in node.outputs:
+            if o:
+                first[o] = pos
+                last.setdefault(o, pos)
+        for i in node.inputs:
+            if i:
+                first.setdefault(i, -1)  # constants
+                last[i] = max(last.get(i, pos), pos)
+    for o in outputs:
+        last[o] = end
+        first.setdefault(o, -1)
+
+    # in-place: an elementwise output takes the buffer of a same-shape input whose buffer dies at this node
+    # (never a constant's, nor a graph input's: run() may be called again without new feeds)
+    fixed = is_const | set(graph.inputs)
+    members: dict[str, set[str]] = {}
+    for v in first:
+        members.setdefault(buffers.find(v), set()).add(v)
+    for pos, (node, ctx) in enumerate(zip(order, lowered)):
+        if not ops.REGISTRY[node.op].inplace:
+            continue
+        out = node.outputs[0]
+        for i, t in zip(node.inputs, ctx.in_types):
+            root = buffers.find(i)
+            group = members[root]
+            if (t == T[out] and not (group & fixed) and max(last[m] for m in group) == pos
+                    and buffers.find(out) == out):
+                buffers.join(out, root)
+                group |= members.pop(out)
+                break
+
+    # constants: each distinct constant buffer once, at the start
+    weights = bytearray()
+    offset: dict[str, int] = {}
+    for root, group in sorted(members.items()):
+        const = group & is_const
+        if const:
+            array = graph.values[sorted(const)[0]].const
+            weights += bytes(align_up(len(weights)) - len(weights))
+            offset[root] = len(weights)
+            weights += np.ascontiguousarray(array).tobytes()
+    arena_offset = align_up(len(weights))
+
+    # everything else: one interval per buffer, plus per-node scratch
+    roots = [r for r in sorted(members) if r not in offset]
+    intervals = [Interval(max(T[m].nbytes for m in members[r]), min(first[m] for m in members[r]),
+                          max(last[m] for m in members[r])) for r in roots]
+    scratch_at = []
+    for pos, ctx in enumerate(lowered):
+        for nbytes in ctx.scratch:
+            scratch_at.append((pos, len(intervals)))
+            intervals.append(Interval(nbytes, pos, pos))
+    placed, arena_bytes = place(intervals)
+    for r, off in zip(roots, placed):
+        offset[r] = arena_offset + off
+    value_bytes = intervals[:len(roots)]
+
+    def where(ref, pos: int) -> int | None:
+        if ref is None:
+            return None
+        name, extra = ref
+        if name == "#scratch":
+            return arena_offset + placed[[j for p, j in scratch_at if p == pos][extra]]
+        return offset[buffers.find(name)] + extra
+
+    steps = tuple(PlanStep(s.node, s.op, s.kernel, tuple(where(t, pos) for t in s.tensors), s.ints)
+                  for pos, ctx in enumerate(lowered) for s in ctx.steps)
+
+    def binding(name: str) -> Binding:
+        t = T[name]
+        return Binding(name, str(t.dtype.np), tuple(t.shape), offset[buffers.find(name)])
+
+    values = {v: binding(v) for v in first if T[v].is_static}
+    naive = sum(align_up(T[v].nbytes) for v in first if v not in is_const) + sum(
+        align_up(i.size) for i in intervals[len(roots):])
+    return Plan(steps=steps, inputs=tuple(binding(i) for i in graph.inputs), outputs=tuple(binding(o) for o in outputs),
+                weights=bytes(weights), arena_offset=arena_offset, arena_bytes=arena_bytes, naive_bytes=naive,
+                lower_bound_bytes=lower_bound(value_bytes), values=values)
+
+
+__all__ = ["Plan", "PlanStep", "Binding", "build_plan", "ALIGN", "GraphError"]

@@ -15,11 +15,11 @@ from . import loader
 class Executor:
     """set_input / run / get_output over one arena. Not thread-safe: one Executor per thread."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, kernels: str | None = None):
         self.plan = plan
         n_words = sum(3 + len(s.tensors) + len(s.ints) for s in plan.steps)
         program_offset = align_up(plan.total_bytes)
-        self._inst = inst = loader.instantiate(program_offset + 4 * n_words + 64)
+        self._inst = inst = loader.instantiate(program_offset + 4 * n_words + 64, kernels)
         self.base = align_up(inst.heap_base)
         missing = sorted({s.kernel for s in plan.steps} - set(inst.opcodes))
         if missing:

@@ -68,10 +68,17 @@ def _cache_dir() -> Path:
     return Path(base) / "msgraph"
 
 
-@lru_cache(maxsize=1)
-def module() -> wasmtime.Module:
-    """The compiled kernels module; compiled code is cached on disk keyed by the wasm's hash."""
-    wasm = ensure_built().read_bytes()
+@lru_cache(maxsize=4)
+def module(path: str | None = None) -> wasmtime.Module:
+    """The compiled kernels module (the package's own unless `path` names another kernels .wasm);
+    compiled code is cached on disk keyed by the wasm's hash."""
+    if path is None:
+        wasm = ensure_built().read_bytes()
+    else:
+        try:
+            wasm = Path(path).read_bytes()
+        except OSError as e:
+            raise KernelError(f"cannot read kernels module '{path}': {e}") from e
     key = hashlib.sha256(wasm + wasmtime.__name__.encode() + b"v50").hexdigest()[:32]
     cached = _cache_dir() / f"kernels-{key}.cwasm"
     if cached.exists():
@@ -79,7 +86,10 @@ def module() -> wasmtime.Module:
             return wasmtime.Module.deserialize(engine(), cached.read_bytes())
         except Exception:
             pass  # a corrupt or incompatible cache entry: recompile below
-    mod = wasmtime.Module(engine(), wasm)
+    try:
+        mod = wasmtime.Module(engine(), wasm)
+    except Exception as e:
+        raise KernelError(f"'{path or WASM}' is not a valid WebAssembly module: {e}") from e
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -110,16 +120,21 @@ class Instance:
         return self.memory.get_buffer_ptr(self.store)
 
 
-def instantiate(min_bytes_after_heap: int) -> Instance:
+def instantiate(min_bytes_after_heap: int, wasm_path: str | None = None) -> Instance:
     """Creates a memory large enough for the module's own data plus `min_bytes_after_heap` bytes."""
-    mod = module()
+    mod = module(None if wasm_path is None else str(wasm_path))
     store = wasmtime.Store(engine())
-    mem_import = next(i for i in mod.imports if i.module == "env" and i.name == "memory")
+    mem_import = next((i for i in mod.imports if i.module == "env" and i.name == "memory"), None)
+    if mem_import is None or not isinstance(mem_import.type, wasmtime.MemoryType):
+        raise KernelError("the kernels module does not import env.memory: it is not an msgraph kernels.wasm")
     static_pages = mem_import.type.limits.min
     # __heap_base is only known after instantiation; the module's data + stack fit in its declared minimum.
     pages = static_pages + (min_bytes_after_heap + 64 + PAGE - 1) // PAGE
     memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(pages, None)))
-    inst = wasmtime.Instance(store, mod, [memory])
+    try:
+        inst = wasmtime.Instance(store, mod, [memory])
+    except Exception as e:
+        raise KernelError(f"cannot instantiate the kernels module: {e}") from e
     ex = inst.exports(store)
     for name in ("mg_abi_version", "mg_run", "mg_last_error", "mg_kernel_names", "__heap_base"):
         if name not in ex:

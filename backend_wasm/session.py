@@ -33,10 +33,11 @@ def _type_name(dtype) -> str:
 class InferenceSession:
     """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels."""
 
-    def __init__(self, model, *, max_cached_plans: int = 8, **_ignored):
+    def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, **_ignored):
         self.graph: Graph = model if isinstance(model, Graph) else import_onnx(model)
         self._cache: OrderedDict[tuple, Executor] = OrderedDict()
         self._max = max_cached_plans
+        self._kernels = kernels  # another kernels .wasm (default: the package's own)
         if all(self.graph.values[i].type.is_static for i in self.graph.inputs):
             self._executor(tuple(tuple(self.graph.values[i].type.shape) for i in self.graph.inputs),
                            tuple(self.graph.outputs))  # plan and load now: errors surface at construction
@@ -58,7 +59,7 @@ class InferenceSession:
             g = self.graph
             if any(not g.values[i].type.is_static for i in g.inputs):
                 g = infer(g, dict(zip(g.inputs, shapes)))
-            ex = self._cache[key] = Executor(build_plan(g, list(outputs)))
+            ex = self._cache[key] = Executor(build_plan(g, list(outputs)), self._kernels)
             if len(self._cache) > self._max:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)

@@ -79,6 +79,15 @@ def _constant_value(node: onnx.NodeProto, attrs: dict) -> np.ndarray:
     raise UnsupportedOpError([(node.name, "Constant", "", 0, f"Constant with attribute {sorted(attrs)}")])
 
 
+def convert_node(proto: onnx.NodeProto, opset: int, name: str, attrs: dict | None = None) -> Node:
+    """An ONNX node as an IR node, its attributes normalised for `opset` by the op's own rules."""
+    attrs = _attrs(proto) if attrs is None else attrs
+    d = ops.REGISTRY.get(proto.op_type) if proto.domain in ("", "ai.onnx") else None
+    if d is not None and d.onnx_attrs is not None:
+        attrs = d.onnx_attrs(attrs, opset)
+    return Node(proto.op_type, tuple(proto.input), tuple(proto.output), attrs, name, proto.domain)
+
+
 def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | None = None) -> Graph:
     """Imports an ONNX model. `inputs`/`outputs` cut it: keep only what `outputs` need from `inputs`."""
     proto = load_model(model)
@@ -114,10 +123,7 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
         if np_.op_type == "Constant" and np_.domain in ("", "ai.onnx"):
             values[np_.output[0]] = Value.constant(np_.output[0], _constant_value(np_, attrs))
             continue
-        d = ops.REGISTRY.get(np_.op_type) if np_.domain in ("", "ai.onnx") else None
-        if d is not None and d.onnx_attrs is not None:
-            attrs = d.onnx_attrs(attrs, opset)
-        nodes.append(Node(np_.op_type, tuple(np_.input), tuple(np_.output), attrs, name, np_.domain))
+        nodes.append(convert_node(np_, opset, name, attrs))
 
     graph_inputs = [vi.name for vi in g.input if vi.name not in values]
     for vi in g.input:

@@ -151,8 +151,8 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
         first.setdefault(o, -1)
 
     # in-place: an elementwise output takes the buffer of a same-shape input whose buffer dies at this node
-    # (never a constant's, nor a graph input's: run() may be called again without new feeds)
-    fixed = is_const | set(graph.inputs)
+    # (never a constant's: graph inputs are written before every run, their space is reused like any other)
+    fixed = is_const
     members: dict[str, set[str]] = {}
     for v in first:
         members.setdefault(buffers.find(v), set()).add(v)

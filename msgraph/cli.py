@@ -1,0 +1,186 @@
+"""The `msgraph` command: run a model, show its plan, list the supported operators."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import ops
+from .errors import InputError, MsGraphError
+
+
+def _load_array(spec: str) -> np.ndarray:
+    path = Path(spec)
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if path.suffix == ".json":
+        return np.asarray(json.loads(path.read_text()))
+    raise InputError(f"input file '{spec}' must be a .npy or .json file")
+
+
+def _feeds(specs: list[str], input_names: list[str]) -> dict[str, np.ndarray]:
+    feeds: dict[str, np.ndarray] = {}
+    for spec in specs:
+        name, sep, file = spec.partition("=")
+        if not sep:
+            if len(input_names) != 1:
+                raise InputError(f"the model has inputs {input_names}: give each as NAME=FILE")
+            name, file = input_names[0], spec
+        if Path(file).suffix == ".npz":
+            raise InputError("give .npz archives without a name: --input FILE.npz")
+        try:
+            feeds[name] = _load_array(file)
+        except OSError as e:
+            raise InputError(f"cannot read input '{name}' from '{file}': {e}") from e
+    return feeds
+
+
+def _shape_overrides(specs: list[str]) -> dict[str, tuple[int, ...]]:
+    out = {}
+    for spec in specs:
+        name, _, dims = spec.partition("=")
+        try:
+            out[name] = tuple(int(d) for d in dims.split(",") if d)
+        except ValueError:
+            raise InputError(f"--shape expects NAME=D1,D2,..., got '{spec}'") from None
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from backend_wasm.session import InferenceSession  # the CLI is the one place that picks the backend
+
+    sess = InferenceSession(args.model)
+    names = [i.name for i in sess.get_inputs()]
+    feeds: dict[str, np.ndarray] = {}
+    for spec in args.input:
+        if spec.endswith(".npz") and "=" not in spec:
+            feeds.update(dict(np.load(spec, allow_pickle=False)))
+        else:
+            feeds.update(_feeds([spec], names))
+    if args.random:
+        rng = np.random.default_rng(0)
+        for i in sess.get_inputs():
+            if i.name not in feeds:
+                t = sess.graph.values[i.name].type
+                shape = [d if isinstance(d, int) else 1 for d in t.shape]
+                feeds[i.name] = rng.standard_normal(shape).astype(t.dtype.np)
+    missing = [i for i in sess.get_inputs() if i.name not in feeds]
+    if missing:
+        listed = ", ".join(f"{i.name} {i.type} {i.shape}" for i in missing)
+        raise InputError(f"missing inputs: {listed} (give --input NAME=FILE.npy, or --random)")
+    outputs = sess.run(args.output or None, feeds)
+    names = args.output or [o.name for o in sess.get_outputs()]
+    if args.save:
+        np.savez(args.save, **dict(zip(names, outputs)))
+    if args.json:
+        print(json.dumps({n: {"shape": list(o.shape), "dtype": str(o.dtype), "data": o.tolist()}
+                          for n, o in zip(names, outputs)}))
+    else:
+        with np.printoptions(precision=6, suppress=True, threshold=64):
+            for n, o in zip(names, outputs):
+                print(f"{n}: {o.dtype}{list(o.shape)}")
+                print(o)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .infer import infer
+    from .onnx_import import import_onnx
+    from .plan import build_plan
+
+    graph = import_onnx(args.model)
+    shapes = _shape_overrides(args.shape)
+    if shapes or not all(graph.values[i].type.is_static for i in graph.inputs):
+        unbound = [i for i in graph.inputs if i not in shapes and not graph.values[i].type.is_static]
+        if unbound:
+            raise InputError(f"inputs {unbound} have symbolic dims: give --shape NAME=D1,D2,...")
+        graph = infer(graph, shapes)
+    plan = build_plan(graph, args.output or None)
+    if args.json:
+        d = json.loads(plan.to_json())
+        d.update(plan.report())
+        print(json.dumps(d))
+        return 0
+    print(f"{'#':>4}  {'node':<24} {'kernel':<16} tensors (offsets)")
+    for k, s in enumerate(plan.steps):
+        offs = ", ".join("-" if t is None else str(t) for t in s.tensors)
+        print(f"{k:>4}  {s.node[:24]:<24} {s.kernel:<16} {offs}")
+    print()
+    for kind, bindings in (("input", plan.inputs), ("output", plan.outputs)):
+        for b in bindings:
+            print(f"{kind:<6} {b.name:<24} {b.dtype}{list(b.shape)} at {b.offset}")
+    print()
+    for k, v in plan.report().items():
+        print(f"{k:<22} {v}")
+    return 0
+
+
+def op_matrix() -> tuple[list[str], list[list[str]]]:
+    """Rows (op, then one cell per dtype: 'x' if supported) generated from the registry."""
+    from . import dtypes
+
+    cols = [d for d in dtypes.ALL if any(d in o.dtypes for o in ops.REGISTRY.values())]
+    rows = [[name] + ["x" if d in o.dtypes else "" for d in cols] for name, o in sorted(ops.REGISTRY.items())]
+    return [d.name for d in cols], rows
+
+
+def cmd_ops(args: argparse.Namespace) -> int:
+    cols, rows = op_matrix()
+    if args.json:
+        print(json.dumps({r[0]: [c for c, x in zip(cols, r[1:]) if x] for r in rows}))
+        return 0
+    if args.markdown:
+        print("| op | " + " | ".join(cols) + " |")
+        print("|---|" + "---|" * len(cols))
+        for r in rows:
+            print(f"| {r[0]} | " + " | ".join(r[1:]) + " |")
+        return 0
+    width = max(len(r[0]) for r in rows) + 2
+    print(" " * width + " ".join(f"{c:>4}" for c in cols))
+    for r in rows:
+        print(f"{r[0]:<{width}}" + " ".join(f"{x:>4}" for x in r[1:]))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="msgraph", description="Run ONNX models and msgraph graphs on WebAssembly.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a model on inputs and print or save its outputs")
+    r.add_argument("model", help="an .onnx file")
+    r.add_argument("--input", "-i", action="append", default=[], metavar="NAME=FILE",
+                   help="an input from a .npy or .json file (NAME= may be left out for a one-input model); "
+                        "or an .npz holding several inputs by name")
+    r.add_argument("--output", "-o", action="append", default=[], metavar="NAME",
+                   help="a value to return (any value of the graph; default: the model's outputs)")
+    r.add_argument("--random", action="store_true", help="feed seeded random data to inputs not given")
+    r.add_argument("--save", metavar="FILE.npz", help="also save the outputs to an .npz archive")
+    r.add_argument("--json", action="store_true", help="print the outputs as one JSON object")
+    r.set_defaults(func=cmd_run)
+    pl = sub.add_parser("plan", help="show the execution plan: steps, arena offsets, memory report")
+    pl.add_argument("model")
+    pl.add_argument("--json", action="store_true", help="print the plan and its report as one JSON object")
+    pl.add_argument("--shape", action="append", default=[], metavar="NAME=D1,D2,..",
+                    help="bind an input's symbolic dims")
+    pl.add_argument("--output", "-o", action="append", default=[], metavar="NAME", help="plan for these outputs")
+    pl.set_defaults(func=cmd_plan)
+    o = sub.add_parser("ops", help="the supported operator x dtype matrix")
+    o.add_argument("--json", action="store_true")
+    o.add_argument("--markdown", action="store_true")
+    o.set_defaults(func=cmd_ops)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MsGraphError as e:
+        print(f"msgraph {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

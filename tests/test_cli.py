@@ -1,0 +1,71 @@
+"""The msgraph command line: run, plan, ops, --help, and clear errors."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ort_run
+from onnx_builders import lenet5, mlp
+
+from msgraph import cli, ops
+
+
+@pytest.fixture
+def lenet_file(tmp_path):
+    m = lenet5()
+    path = tmp_path / "lenet.onnx"
+    path.write_bytes(m.SerializeToString())
+    return m, path
+
+
+def test_run_prints_and_saves(lenet_file, tmp_path, capsys, rng):
+    m, path = lenet_file
+    x = rng.standard_normal((1, 1, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "out.npz"
+    assert cli.main(["run", str(path), "--input", f"x={tmp_path / 'x.npy'}", "--save", str(out)]) == 0
+    assert "logits: float32[1, 10]" in capsys.readouterr().out
+    np.testing.assert_allclose(np.load(out)["logits"], ort_run(m, {"x": x})[0], rtol=1e-4, atol=1e-5)
+    assert cli.main(["run", str(path), "--input", str(tmp_path / "x.npy"), "--json", "-o", "p1"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["p1"]["shape"] == [1, 6, 14, 14]
+
+
+def test_run_reports_missing_inputs(lenet_file, capsys):
+    _, path = lenet_file
+    assert cli.main(["run", str(path)]) == 1
+    assert "missing inputs: x tensor(float) [1, 1, 28, 28]" in capsys.readouterr().err
+    assert cli.main(["run", str(path), "--random"]) == 0
+
+
+def test_plan_json_is_one_object(tmp_path, capsys):
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(mlp(batch="N").SerializeToString())
+    assert cli.main(["plan", str(path), "--json"]) == 1
+    assert "symbolic" in capsys.readouterr().err
+    assert cli.main(["plan", str(path), "--json", "--shape", "x=2,784"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["arena_bytes"] <= 1.10 * d["lower_bound_bytes"] and d["naive_bytes"] >= d["arena_bytes"]
+    assert d["inputs"][0]["shape"] == [2, 784] and len(d["steps"]) == 5
+    assert cli.main(["plan", str(path), "--shape", "x=1,784"]) == 0
+    text = capsys.readouterr().out
+    assert "arena_bytes" in text and "f32_gemm" in text
+
+
+def test_ops_matrix_comes_from_the_registry(capsys):
+    assert cli.main(["ops", "--json"]) == 0
+    matrix = json.loads(capsys.readouterr().out)
+    assert set(matrix) == set(ops.REGISTRY)
+    assert matrix["Add"] == ["f32", "f64", "i8", "u8", "i16", "i32", "i64"]
+
+
+def test_help_for_every_command():
+    for argv in (["--help"], ["run", "--help"], ["plan", "--help"], ["ops", "--help"]):
+        r = subprocess.run([sys.executable, "-m", "msgraph.cli", *argv], capture_output=True, text=True)
+        assert r.returncode == 0 and "usage: msgraph" in r.stdout
+
+
+def test_bad_model_path(capsys, tmp_path):
+    assert cli.main(["run", str(tmp_path / "nope.onnx")]) == 1
+    assert "no ONNX model" in capsys.readouterr().err

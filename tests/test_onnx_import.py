@@ -1,0 +1,138 @@
+"""ONNX import: opset-dependent attributes, constants, subgraph cuts, and what each reports when wrong."""
+import numpy as np
+import onnx
+import pytest
+from conftest import ort_run
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+from onnx_builders import model, single
+
+import msgraph
+from msgraph.errors import GraphError, ShapeError, UnsupportedOpError
+
+F = TensorProto.FLOAT
+n = helper.make_node
+vi = helper.make_tensor_value_info
+
+
+def run(m, feeds, outputs=None):
+    return msgraph.InferenceSession(m).run(outputs, feeds)
+
+
+@pytest.mark.parametrize("opset", [11, 13, 17])
+def test_softmax_axis_semantics_per_opset(opset, rng):
+    # before 13: flatten to 2-D at axis; from 13: one axis
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32) * 3
+    for attrs in ({}, {"axis": 1}, {"axis": -1}):
+        m = single("Softmax", {"x": x}, opset=opset, **attrs)
+        np.testing.assert_allclose(run(m, {"x": x})[0], ort_run(m, {"x": x})[0], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("opset", [11, 12, 13])
+def test_argmax_select_last_index(opset):
+    x = np.array([[1, 3, 3, 0], [2, 2, 1, 2]], np.float32)
+    attrs = {"axis": 1, "keepdims": 0} | ({"select_last_index": 1} if opset >= 12 else {})
+    m = single("ArgMax", {"x": x}, opset=opset, **attrs)
+    np.testing.assert_array_equal(run(m, {"x": x})[0], ort_run(m, {"x": x})[0])
+
+
+@pytest.mark.parametrize("opset", [7, 9, 11, 13])
+def test_gemm_across_opsets(opset, rng):
+    a = rng.standard_normal((4, 3)).astype(np.float32)
+    b = rng.standard_normal((5, 3)).astype(np.float32)
+    c = rng.standard_normal((5,)).astype(np.float32)
+    m = single("Gemm", {"a": a, "b": b, "c": c}, opset=opset, transB=1, alpha=0.5, beta=2.0)
+    np.testing.assert_allclose(run(m, {"a": a, "b": b, "c": c})[0], 0.5 * a @ b.T + 2 * c, rtol=1e-5, atol=1e-6)
+
+
+def test_legacy_broadcast_add_opset6(rng):
+    a = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    b = rng.standard_normal((3,)).astype(np.float32)
+    m = model([n("Add", ["a", "b"], ["y"], name="add", broadcast=1, axis=1)], [vi("a", F, [2, 3, 4]), vi("b", F, [3])],
+              [vi("y", F, [2, 3, 4])], opset=6)
+    (want,) = ReferenceEvaluator(m).run(None, {"a": a, "b": b})
+    np.testing.assert_allclose(run(m, {"a": a, "b": b})[0], want, rtol=1e-6)
+    np.testing.assert_allclose(want, a + b[None, :, None], rtol=1e-6)
+
+
+def test_reshape_opset1_attribute_and_opset5_input(rng):
+    x = rng.standard_normal((2, 6)).astype(np.float32)
+    old = model([n("Reshape", ["x"], ["y"], name="r", shape=[3, 4])], [vi("x", F, [2, 6])], [vi("y", F, [3, 4])], opset=1)
+    np.testing.assert_array_equal(run(old, {"x": x})[0], x.reshape(3, 4))
+    shape = numpy_helper.from_array(np.array([0, -1, 2], np.int64), "s")
+    new = model([n("Reshape", ["x", "s"], ["y"], name="r")], [vi("x", F, [2, 6])], [vi("y", F, [2, 3, 2])], [shape])
+    np.testing.assert_array_equal(run(new, {"x": x})[0], x.reshape(2, 3, 2))
+
+
+def test_squeeze_unsqueeze_attr_vs_input(rng):
+    x = rng.standard_normal((3, 1, 4)).astype(np.float32)
+    for opset in (11, 13):
+        if opset < 13:
+            nodes, inits = [n("Squeeze", ["x"], ["s"], name="sq", axes=[1]),
+                            n("Unsqueeze", ["s"], ["y"], name="un", axes=[0])], []
+        else:
+            nodes = [n("Squeeze", ["x", "a1"], ["s"], name="sq"), n("Unsqueeze", ["s", "a0"], ["y"], name="un")]
+            inits = [numpy_helper.from_array(np.array([1], np.int64), "a1"),
+                     numpy_helper.from_array(np.array([0], np.int64), "a0")]
+        m = model(nodes, [vi("x", F, [3, 1, 4])], [vi("y", F, [1, 3, 4])], inits, opset=opset)
+        np.testing.assert_array_equal(run(m, {"x": x})[0], x.reshape(1, 3, 4))
+
+
+def test_constant_nodes_and_initializers_listed_as_inputs(rng):
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    w = numpy_helper.from_array(np.full((2, 3), 0.5, np.float32), "w")
+    nodes = [n("Constant", [], ["k"], name="k", value_float=2.0),
+             n("Constant", [], ["v"], name="v", value=numpy_helper.from_array(np.arange(3, dtype=np.float32))),
+             n("Mul", ["x", "k"], ["a"], name="mul"), n("Add", ["a", "v"], ["b"], name="add"),
+             n("Sub", ["b", "w"], ["y"], name="sub")]
+    g = helper.make_graph(nodes, "g", [vi("x", F, [2, 3]), vi("w", F, [2, 3])], [vi("y", F, [2, 3])], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    sess = msgraph.InferenceSession(m)
+    assert [i.name for i in sess.get_inputs()] == ["x"]
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], x * 2 + np.arange(3) - 0.5, rtol=1e-6)
+
+
+def test_cut_runs_the_supported_part(rng):
+    nodes = [n("Relu", ["x"], ["a"], name="relu"), n("Cos", ["a"], ["b"], name="cos"),
+             n("Mul", ["b", "b"], ["c"], name="mul"), n("Sigmoid", ["c"], ["y"], name="sig")]
+    m = model(nodes, [vi("x", F, [8])], [vi("y", F, [8])])
+    with pytest.raises(UnsupportedOpError, match="import_onnx\\(model, inputs=\\['x'\\], outputs=\\['a'\\]\\)"):
+        msgraph.import_onnx(m)
+    x = rng.standard_normal(8).astype(np.float32)
+    head = msgraph.InferenceSession(msgraph.import_onnx(m, inputs=["x"], outputs=["a"]))
+    np.testing.assert_array_equal(head.run(None, {"x": x})[0], np.maximum(x, 0))
+    tail = msgraph.InferenceSession(msgraph.import_onnx(m, inputs=["b"], outputs=["y"]))
+    assert [i.name for i in tail.get_inputs()] == ["b"]
+    b = np.cos(np.maximum(x, 0))
+    np.testing.assert_allclose(tail.run(None, {"b": b})[0], 1 / (1 + np.exp(-b * b)), rtol=1e-6)
+    with pytest.raises(GraphError, match="'zz' is not a value"):
+        msgraph.import_onnx(m, outputs=["zz"])
+
+
+def test_shape_errors_name_the_node():
+    m = model([n("Relu", ["x"], ["a"], name="r")], [vi("x", F, [2, 3])], [vi("a", F, [2, 3])])
+    m.graph.node.append(n("MatMul", ["a", "a"], ["y"], name="bad_matmul"))
+    m.graph.output[0].CopyFrom(vi("y", F, [2, 3]))
+    with pytest.raises(ShapeError, match="bad_matmul"):
+        msgraph.import_onnx(m)
+
+
+def test_custom_domain_is_unsupported():
+    m = helper.make_model(helper.make_graph([n("Foo", ["x"], ["y"], name="foo", domain="com.acme")], "g",
+                                            [vi("x", F, [2])], [vi("y", F, [2])]),
+                          opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.acme", 1)])
+    with pytest.raises(UnsupportedOpError, match="node 'foo'.*com.acme"):
+        msgraph.import_onnx(m)
+
+
+def test_unsupported_dtype_is_reported(rng):
+    x = np.zeros((4,), np.float16)
+    with pytest.raises(UnsupportedOpError, match="dtype f16"):
+        msgraph.import_onnx(single("Sigmoid", {"x": x}, out_dtype=TensorProto.FLOAT16))
+
+
+def test_import_is_typed_everywhere():
+    g = msgraph.import_onnx(model([n("Relu", ["x"], ["y"], name="r")], [vi("x", F, [2, 3])], [vi("y", F, [2, 3])]))
+    assert str(g.values["y"].type) == "f32[2,3]"
+    assert isinstance(g, msgraph.Graph) and onnx is not None

@@ -1,0 +1,157 @@
+"""The planner: placement valid for every pair of values alive together, near the lower bound, and
+random graphs with aliases and in-place reuse still compute what numpy computes."""
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx_builders import lenet5, mlp
+
+import msgraph
+from msgraph import ops
+from msgraph.arena import ALIGN
+from msgraph.errors import PlanError
+from msgraph.ir import Graph, Node, TensorType, Value
+from msgraph.plan import Plan, build_plan
+from msgraph.schedule import needed_nodes, topological_order
+
+
+def lifetimes(graph: Graph, plan: Plan):
+    """first/last node position per value, in the schedule the plan follows."""
+    order = topological_order(graph, needed_nodes(graph, [o.name for o in plan.outputs]))
+    steps = [s.node for s in plan.steps]
+    assert steps == sorted(steps, key=[n.name for n in order].index)  # the plan runs in that order
+    first, last = {i: -1 for i in graph.inputs}, {}
+    for k, node in enumerate(order):
+        for o in node.outputs:
+            first[o], last[o] = k, max(last.get(o, k), k)
+        for i in node.inputs:
+            last[i] = max(last.get(i, k), k)
+    for o in plan.outputs:
+        last[o.name] = len(order)
+    return first, last, order
+
+
+def shares_buffer_legally(graph: Graph, plan: Plan, order) -> set:
+    """Pairs allowed to overlap: alias ops' in/out, in-place ops' in/out at the same offset (transitively)."""
+    parent = {}
+
+    def find(v):
+        while parent.get(v, v) != v:
+            v = parent[v]
+        return v
+    for node in order:
+        d = ops.REGISTRY[node.op]
+        if d.lower is None or d.inplace:
+            for i in node.inputs:
+                if i in plan.values and plan.values[i].offset == plan.values[node.outputs[0]].offset:
+                    parent[find(node.outputs[0])] = find(i)
+    return find
+
+
+def check_plan(graph: Graph, plan: Plan):
+    first, last, order = lifetimes(graph, plan)
+    find = shares_buffer_legally(graph, plan, order)
+    consts = {k for k, v in graph.values.items() if v.const is not None}
+    live = [v for v in plan.values if v not in consts and v in first]
+    for b in plan.values.values():
+        assert b.offset % ALIGN == 0
+    for i, a in enumerate(live):
+        for b in live[i + 1:]:
+            if first[a] <= last[b] and first[b] <= last[a] and find(a) != find(b):
+                ra, rb = plan.values[a], plan.values[b]
+                assert ra.offset + ra.nbytes <= rb.offset or rb.offset + rb.nbytes <= ra.offset, (a, b)
+    assert plan.lower_bound_bytes <= plan.arena_bytes <= plan.naive_bytes
+
+
+@pytest.mark.parametrize("build", [mlp, lenet5], ids=["mlp", "lenet5"])
+def test_models_plan_near_the_lower_bound(build):
+    g = msgraph.import_onnx(build(batch=1))
+    plan = build_plan(g)
+    check_plan(g, plan)
+    assert plan.arena_bytes <= 1.10 * plan.lower_bound_bytes, plan.report()
+    assert plan.arena_offset == -(-len(plan.weights) // ALIGN) * ALIGN
+
+
+def test_plan_json_round_trip():
+    plan = build_plan(msgraph.import_onnx(lenet5()))
+    again = Plan.from_json(plan.to_json(), plan.weights)
+    assert again.steps == plan.steps and again.inputs == plan.inputs and again.outputs == plan.outputs
+    assert json.loads(plan.to_json())["format"] == 1
+    with pytest.raises(PlanError):
+        Plan.from_json(plan.to_json(), plan.weights[:-1])
+
+
+def test_reshape_is_an_alias_and_costs_no_step():
+    g = msgraph.import_onnx(lenet5())
+    plan = build_plan(g, ["p2", "f"])
+    assert "Reshape" not in {s.op for s in plan.steps}
+    assert plan.values["f"].offset == plan.values["p2"].offset
+
+
+def test_symbolic_input_must_be_bound():
+    g = msgraph.import_onnx(mlp(batch="N"))
+    with pytest.raises(PlanError, match="symbolic"):
+        build_plan(g)
+
+
+# ------------------------------------------------------------- random graphs, executed, against numpy
+F32 = TensorType(msgraph.dtypes.F32, (4, 6))
+OPS = ["Add", "Mul", "Sub", "Relu", "Reshape", "Tanh"]
+
+
+@st.composite
+def random_graph(draw):
+    n_inputs = draw(st.integers(1, 3))
+    names = [f"in{k}" for k in range(n_inputs)]
+    values = {n: Value(n, F32) for n in names}
+    shape_const = Value.constant("shape", np.array([6, 4], np.int64))
+    back_const = Value.constant("back", np.array([4, 6], np.int64))
+    values.update({"shape": shape_const, "back": back_const})
+    nodes, avail = [], list(names)
+    for k in range(draw(st.integers(1, 12))):
+        op = draw(st.sampled_from(OPS))
+        a = draw(st.sampled_from(avail))
+        out = f"v{k}"
+        if op == "Reshape":  # there and back, so every value keeps shape (4, 6)
+            nodes += [Node("Reshape", (a, "shape"), (out + "r",), {}, f"n{k}r"),
+                      Node("Reshape", (out + "r", "back"), (out,), {}, f"n{k}")]
+            values[out + "r"] = Value(out + "r", TensorType(F32.dtype, (6, 4)))
+        elif op in ("Relu", "Tanh"):
+            nodes.append(Node(op, (a,), (out,), {}, f"n{k}"))
+        else:
+            nodes.append(Node(op, (a, draw(st.sampled_from(avail))), (out,), {}, f"n{k}"))
+        values[out] = Value(out, F32)
+        avail.append(out)
+    outs = draw(st.lists(st.sampled_from(avail[n_inputs:]), min_size=1, max_size=3, unique=True))
+    return Graph(tuple(nodes), values, tuple(names), tuple(outs)).validate()
+
+
+def numpy_eval(graph: Graph, feeds):
+    env = dict(feeds)
+    env.update({k: v.const for k, v in graph.values.items() if v.const is not None})
+    f = {"Add": np.add, "Mul": np.multiply, "Sub": np.subtract}
+    for n in graph.nodes:
+        x = [env[i] for i in n.inputs]
+        if n.op in f:
+            env[n.outputs[0]] = f[n.op](x[0], x[1])
+        elif n.op == "Relu":
+            env[n.outputs[0]] = np.maximum(x[0], 0)
+        elif n.op == "Tanh":
+            env[n.outputs[0]] = np.tanh(x[0])
+        else:
+            env[n.outputs[0]] = x[0].reshape(tuple(x[1]))
+    return [env[o] for o in graph.outputs]
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_graph(), st.integers(0, 2**31))
+def test_random_graphs_compute_what_numpy_computes(graph, seed):
+    rng = np.random.default_rng(seed)
+    feeds = {i: rng.standard_normal((4, 6)).astype(np.float32) for i in graph.inputs}
+    plan = build_plan(graph)
+    check_plan(graph, plan)
+    got = msgraph.InferenceSession(graph).run(None, feeds)
+    for g, w in zip(got, numpy_eval(graph, feeds)):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)

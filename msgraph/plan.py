@@ -56,7 +56,7 @@ class Plan:
         return self.arena_offset + self.arena_bytes
 
     def report(self) -> dict:
-        return {"steps": len(self.steps), "weights_bytes": len(self.weights), "arena_bytes": self.arena_bytes,
+        return {"n_steps": len(self.steps), "weights_bytes": len(self.weights), "arena_bytes": self.arena_bytes,
                 "naive_bytes": self.naive_bytes, "lower_bound_bytes": self.lower_bound_bytes,
                 "arena_vs_lower_bound": round(self.arena_bytes / max(self.lower_bound_bytes, 1), 4),
                 "total_bytes": self.total_bytes}
@@ -149,6 +149,8 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
     for o in outputs:
         last[o] = end
         first.setdefault(o, -1)
+    for v, f in first.items():
+        last.setdefault(v, f)  # an input no node reads still gets its own place
 
     # in-place: an elementwise output takes the buffer of a same-shape input whose buffer dies at this node
     # (never a constant's: graph inputs are written before every run, their space is reused like any other)

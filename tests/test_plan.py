@@ -30,6 +30,8 @@ def lifetimes(graph: Graph, plan: Plan):
             last[i] = max(last.get(i, k), k)
     for o in plan.outputs:
         last[o.name] = len(order)
+    for v, f in first.items():
+        last.setdefault(v, f)
     return first, last, order
 
 

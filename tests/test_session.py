@@ -88,11 +88,12 @@ def test_repeated_runs_are_independent(rng):
     assert not np.array_equal(first[0], first[1])
 
 
-class TestBadInput:
-    @pytest.fixture(scope="class")
-    def sess(self):
-        return msgraph.InferenceSession(lenet5())
+@pytest.fixture(scope="module")
+def sess():
+    return msgraph.InferenceSession(lenet5())
 
+
+class TestBadInput:
     def test_missing_feed(self, sess):
         with pytest.raises(InputError, match="missing \\['x'\\]"):
             sess.run(None, {})

@@ -252,7 +252,12 @@ class GraphBuilder:
         out_names = tuple(self._fresh(n) for n in out_names)
         node = Node(op, in_names, out_names, dict(attrs or {}), name)
         scratch = Graph((), consts, (), (), self.name, self.opset)
-        types = ops.check_node(node, in_types, scratch)
+        try:
+            types = ops.check_node(node, in_types, scratch)
+        except (ShapeError, GraphError) as e:
+            if f"'{name}'" in str(e):
+                raise
+            raise type(e)(f"{node}: {e}") from e  # some inference helpers do not name the node
         if len(types) != outputs:
             raise GraphError(f"{node}: asked for {outputs} outputs, the op gives {len(types)}")
         self._node_names.add(name)

@@ -1,0 +1,52 @@
+"""Models exported by torch.onnx (both exporters, opset 17) match onnxruntime on msgraph."""
+import numpy as np
+import onnx
+import pytest
+import torch
+from conftest import ort_run
+from torch import nn
+
+import msgraph
+from backend_wasm import backend
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(), nn.Linear(256, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+        self.f1, self.f2, self.f3 = nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = torch.max_pool2d(torch.relu(self.c1(x)), 2)
+        x = nn.functional.avg_pool2d(torch.relu(self.c2(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.f3(torch.relu(self.f2(torch.relu(self.f1(x)))))
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("net,shape", [(MLP, (1, 784)), (LeNet5, (1, 1, 28, 28))], ids=["mlp", "lenet5"])
+def test_torch_exported_model_matches_onnxruntime(net, shape, dynamo, tmp_path):
+    torch.manual_seed(0)
+    module = net().eval()
+    x = torch.randn(*shape)
+    path = tmp_path / "m.onnx"
+    torch.onnx.export(module, (x,), str(path), opset_version=17, dynamo=dynamo, input_names=["x"],
+                      output_names=["y"])
+    m = onnx.load(str(path))
+    feeds = {"x": x.numpy()}
+    (want,) = ort_run(m, feeds)
+    with torch.no_grad():
+        np.testing.assert_allclose(module(x).numpy(), want, rtol=1e-4, atol=1e-5)
+    (got,) = msgraph.InferenceSession(str(path)).run(None, feeds)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    (via_backend,) = backend.prepare(m).run(feeds)
+    np.testing.assert_allclose(via_backend, want, rtol=1e-4, atol=1e-5)

@@ -13,8 +13,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # build from this checkout
 
-from msgraph import dsl, nn  # noqa: E402
-from msgraph.onnx_export import to_onnx  # noqa: E402
+from msgraph import dsl, nn
+from msgraph.onnx_export import to_onnx
 
 OPSET = 17
 
@@ -60,7 +60,8 @@ def build_mlp(seed: int = 0):
 
 
 def build_lenet5(seed: int = 1):
-    return dsl.trace(LeNet5(np.random.default_rng(seed)), {"input": ("float32", (1, 1, 28, 28))}, OPSET, "lenet5")
+    cell = LeNet5(np.random.default_rng(seed))
+    return dsl.trace(cell, {"input": ("float32", (1, 1, 28, 28))}, OPSET, "lenet5")
 
 
 def draw_digit(seed: int = 3) -> np.ndarray:

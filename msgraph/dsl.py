@@ -8,8 +8,9 @@ also reachable as `msgraph.dsl.nn`.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import onnx.defs
@@ -88,7 +89,7 @@ class Tensor:
 
 
 class Parameter:
-    """A named constant array held by a Cell (MindSpore's Parameter); it becomes a graph constant when used."""
+    """A named constant array held by a Cell (MindSpore's Parameter); a graph constant once used."""
 
     def __init__(self, data: Any, name: str | None = None):
         self.data = np.array(data)  # a private copy: later edits of the caller's array do not leak in
@@ -141,7 +142,8 @@ class GraphBuilder:
         self.param_names: dict[int, str] = {}  # id(Parameter) -> graph name, set by trace()
 
     # ------------------------------------------------------------ values
-    def _new(self, name: str, type_: TensorType, const: np.ndarray | None = None, produced: bool = False) -> Tensor:
+    def _new(self, name: str, type_: TensorType, const: np.ndarray | None = None,
+             produced: bool = False) -> Tensor:
         self._names.add(name)
         self._vals.append(_Val(name, type_, const, produced))
         return Tensor(self, len(self._vals) - 1)
@@ -163,8 +165,9 @@ class GraphBuilder:
         """A graph input; a str dimension is symbolic (bound when the graph is planned)."""
         shape = tuple(shape)
         for d in shape:
-            if isinstance(d, bool) or not (isinstance(d, (numbers.Integral, str)) and (isinstance(d, str) or d >= 0)):
-                raise ShapeError(f"input '{name}': dimensions must be ints >= 0 or str names, got {list(shape)}")
+            bad_int = isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 0
+            if not isinstance(d, str) and bad_int:
+                raise ShapeError(f"input '{name}': dims must be ints >= 0 or str names, got {list(shape)}")
         shape = tuple(d if isinstance(d, str) else int(d) for d in shape)
         t = self._new(self._claim(name, "input"), TensorType(dtypes.parse(dtype), shape))
         self._inputs.append(t.vid)
@@ -286,12 +289,12 @@ class GraphBuilder:
         """The validated ir.Graph of everything added so far (the builder stays usable)."""
         if not self._outputs:
             raise GraphError(f"graph '{self.name}' has no outputs: call output() first")
-        name = [v.name for v in self._vals]
+        name = [v.name for v in self._vals] + [""]  # name[-1]: an omitted input
         values = {v.name: Value(v.name, v.type, v.const) for v in self._vals}
-        nodes = tuple(Node(r.op, tuple(name[i] if i >= 0 else "" for i in r.inputs), tuple(name[o] for o in r.outputs),
+        nodes = tuple(Node(r.op, tuple(name[i] for i in r.inputs), tuple(name[o] for o in r.outputs),
                            dict(r.attrs), r.name) for r in self._recs)
-        return Graph(nodes, values, tuple(name[i] for i in self._inputs), tuple(name[o] for o in self._outputs),
-                     self.name, self.opset).validate()
+        inputs, outputs = tuple(name[i] for i in self._inputs), tuple(name[o] for o in self._outputs)
+        return Graph(nodes, values, inputs, outputs, self.name, self.opset).validate()
 
 
 def _is_pyscalar(x: Any) -> bool:
@@ -366,8 +369,8 @@ def gemm(a: Tensor, b: Any, c: Any = None, alpha: float = 1.0, beta: float = 1.0
          trans_b: bool = False) -> Tensor:
     """alpha * op(a) @ op(b) + beta * c, a and b 2-D, c broadcast to the result."""
     bld = _builder(a, b)
-    return bld.node("Gemm", [a, b] + ([] if c is None else [c]),
-                    {"alpha": float(alpha), "beta": float(beta), "transA": int(trans_a), "transB": int(trans_b)})
+    attrs = {"alpha": float(alpha), "beta": float(beta), "transA": int(trans_a), "transB": int(trans_b)}
+    return bld.node("Gemm", [a, b] + ([] if c is None else [c]), attrs)
 
 
 def _int_list(x: Any) -> list[int]:
@@ -566,8 +569,35 @@ def trace(cell: Cell, inputs: Mapping[str, InputSpec], opset: int = 17, name: st
     return b.build()
 
 
-from . import nn  # noqa: E402  (nn builds on the names above; exposes msgraph.dsl.nn)
+from . import nn
 
-__all__ = ["Tensor", "Parameter", "GraphBuilder", "Cell", "trace", "nn", "add", "sub", "mul", "div", "matmul",
-           "equal_count", "relu", "sigmoid", "tanh", "identity", "softmax", "log_softmax", "gemm", "reshape",
-           "flatten", "squeeze", "unsqueeze", "argmax", "argmin", "conv2d", "max_pool2d", "avg_pool2d"]
+__all__ = [
+    "Cell",
+    "GraphBuilder",
+    "Parameter",
+    "Tensor",
+    "add",
+    "argmax",
+    "argmin",
+    "avg_pool2d",
+    "conv2d",
+    "div",
+    "equal_count",
+    "flatten",
+    "gemm",
+    "identity",
+    "log_softmax",
+    "matmul",
+    "max_pool2d",
+    "mul",
+    "nn",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "squeeze",
+    "sub",
+    "tanh",
+    "trace",
+    "unsqueeze",
+]

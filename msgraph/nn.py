@@ -5,7 +5,8 @@ He-normal weights (std sqrt(2 / fan_in)) and uniform biases in +-1/sqrt(fan_in) 
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,8 @@ def _rng(rng: Rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
 
 
-def _init(g: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+def _init(g: np.random.Generator, shape: tuple[int, ...], fan_in: int,
+          dtype: Any) -> tuple[np.ndarray, np.ndarray]:
     w = g.standard_normal(shape) * np.sqrt(2.0 / fan_in)
     bound = 1.0 / np.sqrt(fan_in)
     b = g.uniform(-bound, bound, shape[0])
@@ -113,7 +115,7 @@ class Conv2d(Cell):
         if pad_mode != "pad" and np.any(np.asarray(padding) != 0):
             raise GraphError(f"Conv2d: padding {padding} needs pad_mode='pad', got {pad_mode!r}")
         if in_channels % group or out_channels % group:
-            raise GraphError(f"Conv2d: channels {in_channels} -> {out_channels} not divisible by group {group}")
+            raise GraphError(f"Conv2d: channels {in_channels} -> {out_channels} not divisible by {group=}")
         k = dsl._pair(kernel_size, "kernel_size")
         fan_in = in_channels // group * k[0] * k[1]
         w, b = _init(_rng(rng), (out_channels, in_channels // group, *k), fan_in, dtype)
@@ -173,5 +175,16 @@ class SequentialCell(Cell):
         return x
 
 
-__all__ = ["ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dense", "Conv2d", "MaxPool2d",
-           "AvgPool2d", "SequentialCell"]
+__all__ = [
+    "AvgPool2d",
+    "Conv2d",
+    "Dense",
+    "Flatten",
+    "LogSoftmax",
+    "MaxPool2d",
+    "ReLU",
+    "SequentialCell",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+]

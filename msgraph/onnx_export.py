@@ -14,7 +14,8 @@ Any other attribute is checked against the ONNX schema: one with no ONNX meaning
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import onnx
@@ -58,7 +59,8 @@ class _Ctx:
         return self.graph.values[name].type
 
     def fail(self, node: Node, why: str) -> UnsupportedOpError:
-        return UnsupportedOpError([(node.name, node.op, node.domain, self.opset, f"cannot export to ONNX: {why}")])
+        why = f"cannot export to ONNX: {why}"
+        return UnsupportedOpError([(node.name, node.op, node.domain, self.opset, why)])
 
 
 def _schema_attrs(ctx: _Ctx, node: Node, attrs: dict) -> dict:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from msgraph import dsl, nn
-from msgraph.dtypes import F32, F64, I8, I32, I64
+from msgraph.dtypes import F32, F64, I8, I64
 from msgraph.errors import GraphError, ShapeError, UnsupportedOpError
 from msgraph.ir import Graph, TensorType
 
@@ -27,7 +27,8 @@ def test_builder_names_types_and_build():
     assert z.name == "y"  # renamed in place, no Identity
     g = b.build()
     assert isinstance(g, Graph) and (g.inputs, g.outputs, g.opset) == (("x",), ("y",), 17)
-    assert nodes(g) == [("Gemm_0", "Gemm", ("x", "w", "const_0"), ("Gemm_0",)), ("Relu_0", "Relu", ("Gemm_0",), ("y",))]
+    assert nodes(g) == [("Gemm_0", "Gemm", ("x", "w", "const_0"), ("Gemm_0",)),
+                        ("Relu_0", "Relu", ("Gemm_0",), ("y",))]
     assert dict(g.nodes[0].attrs) == {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 1}
     assert g.type("y") == TensorType(F32, (1, 10))
     np.testing.assert_array_equal(g.const("w"), 0)
@@ -82,7 +83,8 @@ def test_output_of_input_or_constant_gets_identity_and_twice_is_refused():
         b.output(r, "x")
     g = b.build()
     assert g.outputs == ("x", "copy")
-    assert nodes(g) == [("Identity_0", "Identity", ("x",), ("copy",)), ("Relu_0", "Relu", ("x",), ("Relu_0",))]
+    assert nodes(g) == [("Identity_0", "Identity", ("x",), ("copy",)),
+                        ("Relu_0", "Relu", ("x",), ("Relu_0",))]
 
 
 def test_operator_overloads_and_constants():
@@ -222,8 +224,8 @@ class Net(dsl.Cell):
 def test_trace_names_parameters_by_attribute_path():
     g = dsl.trace(Net(), {"x": ("float32", (2, 6))})
     consts = [k for k, v in g.values.items() if v.const is not None]
-    assert consts == ["block.fc1.weight", "block.fc1.bias", "block.fc2.weight", "head.0.weight", "head.0.bias",
-                      "scale"]
+    assert consts == ["block.fc1.weight", "block.fc1.bias", "block.fc2.weight", "head.0.weight",
+                      "head.0.bias", "scale"]
     assert g.name == "Net" and g.inputs == ("x",) and g.outputs == ("output_0", "output_1")
     assert g.type("output_0") == TensorType(F32, (2, 3)) and g.type("output_1") == TensorType(I64, (2,))
     assert g.type("block.fc1.weight").shape == (5, 6)  # MindSpore layout [out, in]

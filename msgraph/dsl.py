@@ -365,12 +365,15 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return _builder(x).node("LogSoftmax", [x], {"axis": int(axis), "coerce_2d": 0})
 
 
-def gemm(a: Tensor, b: Any, c: Any = None, alpha: float = 1.0, beta: float = 1.0, trans_a: bool = False,
+def gemm(a: Any, b: Any, c: Any = None, alpha: float = 1.0, beta: float = 1.0, trans_a: bool = False,
          trans_b: bool = False) -> Tensor:
-    """alpha * op(a) @ op(b) + beta * c, a and b 2-D, c broadcast to the result."""
+    """alpha * op(a) @ op(b) + beta * c, a and b 2-D, c broadcast to the result; arrays become constants
+    of the tensor operand's dtype."""
     bld = _builder(a, b)
+    like = (a if isinstance(a, Tensor) else b).dtype
+    ins = [bld.operand(v, like) for v in ([a, b] if c is None else [a, b, c])]
     attrs = {"alpha": float(alpha), "beta": float(beta), "transA": int(trans_a), "transB": int(trans_b)}
-    return bld.node("Gemm", [a, b] + ([] if c is None else [c]), attrs)
+    return bld.node("Gemm", ins, attrs)
 
 
 def _int_list(x: Any) -> list[int]:
@@ -461,13 +464,14 @@ def _window_attrs(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], p
 
 def conv2d(x: Tensor, w: Any, b: Any = None, stride: int | Sequence[int] = 1, padding: Pad2d = 0,
            dilation: int | Sequence[int] = 1, groups: int = 1) -> Tensor:
-    """2-D convolution, NCHW input, weight [out, in/groups, kh, kw], optional bias [out]."""
+    """2-D convolution, NCHW input, weight [out, in/groups, kh, kw], optional bias [out]; arrays become
+    constants of x's dtype."""
     bld = _builder(x)
-    w = bld.operand(w)
+    w = bld.operand(w, x.dtype)
     kernel = tuple(w.shape[2:])
     attrs = _window_attrs(x, kernel, _pair(stride, "stride"), padding, _pair(dilation, "dilation"))  # type: ignore
     attrs.update(group=int(groups), kernel_shape=kernel)
-    return bld.node("Conv", [x, w] + ([] if b is None else [b]), attrs)
+    return bld.node("Conv", [x, w] + ([] if b is None else [bld.operand(b, x.dtype)]), attrs)
 
 
 def max_pool2d(x: Tensor, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,

@@ -143,7 +143,11 @@ def test_wrong_dtype_combinations_raise():
     with pytest.raises(ShapeError, match="f32 and i32"):
         f + i
     with pytest.raises(ShapeError, match="Gemm_0"):
-        dsl.gemm(f, f, np.ones(2, np.float64))
+        dsl.gemm(f, f, b.input("d", "float64", (2,)))
+    assert dsl.gemm(f, np.ones((2, 2)), np.ones(2)).dtype == F32  # arrays take the tensor's dtype
+    assert b._vals[b._recs[-1].inputs[2]].const.dtype == np.float32
+    with pytest.raises(ShapeError, match="exactly as i32"):
+        dsl.conv2d(b.input("img", "int32", (1, 1, 3, 3)), np.full((1, 1, 2, 2), 0.5))
     with pytest.raises(UnsupportedOpError, match="MatMul.*i32 not supported"):
         i @ i
     with pytest.raises(UnsupportedOpError, match="Sigmoid"):
@@ -158,7 +162,7 @@ def test_wrong_dtype_combinations_raise():
     with pytest.raises(GraphError, match=r"gives 1\.\.1 outputs"):
         b.op("Relu", [f], outputs=2)
     with pytest.raises(UnsupportedOpError, match="Indices"):
-        b.op("MaxPool", [b.input("img", "float32", (1, 1, 4, 4))], outputs=2, kernel_shape=[2, 2])
+        b.op("MaxPool", [b.input("img2", "float32", (1, 1, 4, 4))], outputs=2, kernel_shape=[2, 2])
 
 
 def test_op_normalises_onnx_attrs_per_opset():

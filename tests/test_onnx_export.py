@@ -441,3 +441,10 @@ def test_build_script_writes_all_files(builder, tmp_path):
     assert sorted(p.name for p in written) == ["digit.npy", "lenet5.onnx", "mlp.onnx", "mlp_input.npy"]
     for p in written:
         assert p.read_bytes() == (MODELS / p.name).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["mlp", "lenet5"])
+def test_export_import_round_trip(builder, name):
+    from msgraph.onnx_import import import_onnx
+    model = to_onnx(getattr(builder, f"build_{name}")())
+    assert to_onnx(import_onnx(model)).SerializeToString() == model.SerializeToString()

@@ -15,8 +15,8 @@ HERE = Path(__file__).resolve().parent
 FLAGS = [
     "--target=wasm32-freestanding", "-O3", "-msimd128", "-mbulk-memory", "-nostdlib", "-s",
     "-std=c11", "-Wall", "-Werror", "-Wno-unused-function",
-    "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--export=__heap_base", "-Wl,--stack-first",
-    "-Wl,-z,stack-size=65536",
+    # zig's wasm linker rejects --stack-first but puts the stack first by default (data from 65536 up).
+    "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--export=__heap_base", "-Wl,-z,stack-size=65536",
 ]
 
 

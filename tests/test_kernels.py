@@ -1,0 +1,576 @@
+"""Every kernel of kernels.wasm (the list comes from its mg_kernel_names export, i.e. kernels/include/
+mg_kernels.def) against an independent numpy reference, at SIMD-edge sizes, broadcasts and edge values."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernel_harness as kh  # noqa: E402
+
+NAMES = kh.kernel_names()
+FLOATS = ("f32", "f64")
+INTS = ("i8", "u8", "i16", "i32", "i64")
+NUM = FLOATS + INTS
+
+# ABI.md's table: op -> dtypes. The module must have exactly these kernels.
+ABI = {
+    **{op: NUM for op in ("add", "sub", "mul", "div", "argmax", "argmin", "equal_count")},
+    "relu": ("f32", "f64", "i8", "i16", "i32", "i64"),
+    **{op: FLOATS for op in ("sigmoid", "tanh", "gemm", "conv2d", "avgpool2d", "softmax", "logsoftmax")},
+    "maxpool2d": ("f32", "f64", "i8", "u8"),
+    "copy": ("u8",),
+}
+
+
+def split(name: str) -> tuple[str, str]:
+    dt, op = name.split("_", 1)
+    return dt, op
+
+
+def kernels(*ops: str) -> list[str]:
+    return [n for n in NAMES if split(n)[1] in ops]
+
+
+def npdt(dt: str) -> np.dtype:
+    return np.dtype(kh.DTYPES[dt])
+
+
+def lanes(dt: str) -> int:
+    return 16 // npdt(dt).itemsize
+
+
+def edge_sizes(dt: str) -> list[int]:
+    """1, odd sizes, and SIMD width -1/+0/+1 (one and two vectors)."""
+    L = lanes(dt)
+    return sorted({1, 3, 7, L - 1, L, L + 1, 2 * L - 1, 2 * L, 2 * L + 1, 33} - {0})
+
+
+def rand(dt: str, shape, rng: np.random.Generator, lo=None, hi=None) -> np.ndarray:
+    t = npdt(dt)
+    if t.kind == "f":
+        return (rng.standard_normal(shape) * 4).astype(t)
+    info = np.iinfo(t)
+    lo = info.min if lo is None else lo
+    hi = info.max if hi is None else hi
+    return rng.integers(lo, hi, size=shape, endpoint=True).astype(t)
+
+
+def test_kernel_list_matches_abi():
+    expected = {f"{dt}_{op}" for op, dts in ABI.items() for dt in dts}
+    assert set(NAMES) == expected
+    assert len(NAMES) == len(set(NAMES))
+
+
+TESTED_OPS = set()
+
+
+def covers(*ops: str):
+    TESTED_OPS.update(ops)
+    return pytest.mark.parametrize("name", kernels(*ops))
+
+
+# ---- binary elementwise ---------------------------------------------------------------------------------
+
+
+def strides_for(shape: tuple[int, ...], out: tuple[int, ...]) -> list[int]:
+    """Element strides of a contiguous `shape` read as `out` (numpy broadcasting: 0 on broadcast dims)."""
+    shape = (1,) * (len(out) - len(shape)) + tuple(shape)
+    st, acc = [0] * len(out), 1
+    for d in range(len(out) - 1, -1, -1):
+        st[d] = 0 if shape[d] == 1 and out[d] != 1 else acc
+        acc *= shape[d]
+    return st
+
+
+def run_binary(name: str, a: np.ndarray, b: np.ndarray, alias=None) -> np.ndarray:
+    out = np.broadcast_shapes(a.shape, b.shape) or (1,)
+    ints = [len(out), *out, *strides_for(a.shape, out), *strides_for(b.shape, out)]
+    return kh.run(name, [a, b], [(out, split(name)[0])], ints, alias=alias)[0]
+
+
+def wrap(values, dt: str) -> np.ndarray:
+    """Python ints wrapped into dtype dt (two's complement), like numpy's integer arithmetic."""
+    bits = npdt(dt).itemsize * 8
+    signed = npdt(dt).kind == "i"
+    out = []
+    for v in values:
+        v %= 1 << bits
+        out.append(v - (1 << bits) if signed and v >= 1 << (bits - 1) else v)
+    return np.array(out, dtype=npdt(dt))
+
+
+def trunc_div(x: int, y: int) -> int:
+    if y == 0:
+        return 0
+    q = abs(x) // abs(y)
+    return q if (x < 0) == (y < 0) else -q
+
+
+def reference_binary(op: str, dt: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.broadcast_arrays(a, b)
+    if npdt(dt).kind == "f":
+        with np.errstate(all="ignore"):
+            return {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[op](a, b)
+    fn = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y, "div": trunc_div}[op]
+    return wrap([fn(int(x), int(y)) for x, y in zip(a.ravel(), b.ravel())], dt).reshape(a.shape)
+
+
+BROADCASTS = [
+    ((), (5,)),  # scalar first
+    ((6,), ()),  # scalar second
+    ((1,), (17,)),
+    ((4, 9), (9,)),  # row
+    ((4, 9), (4, 1)),  # column
+    ((5, 1), (1, 7)),  # both
+    ((3, 4, 5), (3, 1, 5)),  # middle dim
+    ((2, 3, 1, 18), (1, 3, 4, 1)),
+    ((2, 1, 2, 1, 3, 5), (1, 2, 1, 2, 3, 1)),  # nd = 6
+]
+
+
+@covers("add", "sub", "mul", "div")
+def test_binary_contiguous(name):
+    dt, op = split(name)
+    rng = np.random.default_rng(1)
+    for n in edge_sizes(dt):
+        a, b = rand(dt, n, rng), rand(dt, n, rng)
+        np.testing.assert_array_equal(run_binary(name, a, b), reference_binary(op, dt, a, b), err_msg=f"n={n}")
+
+
+@covers("add", "sub", "mul", "div")
+def test_binary_broadcast(name):
+    dt, op = split(name)
+    rng = np.random.default_rng(2)
+    for sa, sb in BROADCASTS:
+        a, b = rand(dt, sa, rng), rand(dt, sb, rng)
+        want = reference_binary(op, dt, a, b).reshape(np.broadcast_shapes(sa, sb) or (1,))
+        np.testing.assert_array_equal(run_binary(name, a, b), want, err_msg=f"{sa} {sb}")
+
+
+@covers("add", "sub", "mul", "div")
+def test_binary_in_place(name):
+    dt, op = split(name)
+    rng = np.random.default_rng(3)
+    for shape_other in [(3, 21), (21,), (3, 1), ()]:
+        a, b = rand(dt, (3, 21), rng), rand(dt, shape_other, rng)
+        want = reference_binary(op, dt, a, b)
+        np.testing.assert_array_equal(run_binary(name, a, b, alias={0: 0}), want)  # Y == A
+        want = reference_binary(op, dt, b, a)
+        np.testing.assert_array_equal(run_binary(name, b, a, alias={0: 1}), want)  # Y == B
+
+
+@pytest.mark.parametrize("dt", ["i8", "u8", "i16"])
+def test_binary_small_ints_wrap(dt):
+    info = np.iinfo(npdt(dt))
+    a = np.array([info.max, info.max, info.min, info.min, 100, info.max // 2 + 1], dtype=npdt(dt))
+    b = np.array([1, info.max, 1, info.max, 3, 7], dtype=npdt(dt))
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(run_binary(f"{dt}_add", a, b), a + b)
+        np.testing.assert_array_equal(run_binary(f"{dt}_sub", a, b), a - b)
+        np.testing.assert_array_equal(run_binary(f"{dt}_mul", a, b), a * b)
+
+
+@pytest.mark.parametrize("dt", INTS)
+def test_int_div_edges(dt):
+    info = np.iinfo(npdt(dt))
+    signed = info.min < 0
+    a = np.array([7, -7 if signed else 250, info.min, info.max, 0, info.min, 5, info.max] * 3, dtype=npdt(dt))
+    b = np.array([0, 2, -1 if signed else 3, 0, 0, 1, 7 if signed else 9, -1 if signed else 1] * 3,
+                 dtype=npdt(dt))
+    got = run_binary(f"{dt}_div", a, b)
+    np.testing.assert_array_equal(got, reference_binary("div", dt, a, b))
+    if signed:
+        assert got[2] == info.min  # MIN / -1 wraps to MIN
+        assert got[1] == -3  # truncation toward zero
+    assert got[0] == 0 and got[3] == 0  # division by zero gives 0
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_float_div_ieee(dt):
+    a = np.array([1, -1, 0, np.inf, 1, -0.0], dtype=npdt(dt))
+    b = np.array([0, 0, 0, np.inf, -0.0, 5], dtype=npdt(dt))
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(run_binary(f"{dt}_div", a, b), a / b)
+    assert np.signbit(run_binary(f"{dt}_div", a, b)[5])
+
+
+# ---- unary ----------------------------------------------------------------------------------------------
+
+
+def run_unary(name: str, x: np.ndarray, alias=None) -> np.ndarray:
+    return kh.run(name, [x], [(x.shape, split(name)[0])], [x.size], alias=alias)[0]
+
+
+@covers("relu")
+def test_relu(name):
+    dt, _ = split(name)
+    rng = np.random.default_rng(4)
+    for n in edge_sizes(dt):
+        x = rand(dt, n, rng)
+        np.testing.assert_array_equal(run_unary(name, x), np.maximum(x, 0))
+        np.testing.assert_array_equal(run_unary(name, x.copy(), alias={0: 0}), np.maximum(x, 0))
+    if dt in FLOATS:
+        x = np.array([np.nan, -np.inf, np.inf, -1, 0], dtype=npdt(dt))
+        np.testing.assert_array_equal(run_unary(name, x), np.maximum(x, 0))
+
+
+def sigmoid_ref(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.longdouble)
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+TRANSCENDENTAL_RTOL = {"f32": 1e-6, "f64": 1e-13}
+
+
+@covers("sigmoid", "tanh")
+def test_sigmoid_tanh(name):
+    dt, op = split(name)
+    ref = sigmoid_ref if op == "sigmoid" else (lambda v: np.tanh(v.astype(np.longdouble)))
+    rng = np.random.default_rng(5)
+    tiny = np.finfo(npdt(dt)).tiny
+    for n in edge_sizes(dt):
+        x = rand(dt, n, rng)
+        np.testing.assert_allclose(run_unary(name, x), ref(x), rtol=TRANSCENDENTAL_RTOL[dt], atol=tiny)
+    # whole range: tiny, moderate, past overflow/underflow of exp
+    x = np.concatenate([np.logspace(-30, 3, 2000), -np.logspace(-30, 3, 2000), rng.uniform(-30, 30, 2000)])
+    x = x.astype(npdt(dt))
+    np.testing.assert_allclose(run_unary(name, x), ref(x).astype(npdt(dt)), rtol=TRANSCENDENTAL_RTOL[dt],
+                               atol=tiny)
+    # saturation and specials
+    x = np.array([np.inf, -np.inf, 1e4, -1e4, 800, -800, 0.0, -0.0, np.nan], dtype=npdt(dt))
+    got = run_unary(name, x)
+    if op == "sigmoid":
+        np.testing.assert_array_equal(got[:6], [1, 0, 1, 0, 1, 0])
+        assert got[6] == 0.5 and got[7] == 0.5
+    else:
+        np.testing.assert_array_equal(got[:6], [1, -1, 1, -1, 1, -1])
+        assert got[6] == 0 and not np.signbit(got[6]) and got[7] == 0 and np.signbit(got[7])
+    assert np.isnan(got[8])
+
+
+@covers("copy")
+def test_copy(name):
+    rng = np.random.default_rng(6)
+    for n in [0, 1, 15, 16, 17, 1000]:
+        x = rng.integers(0, 255, n, dtype=np.uint8)
+        np.testing.assert_array_equal(kh.run(name, [x], [((n,), "u8")], [n])[0], x)
+
+
+# ---- reductions -----------------------------------------------------------------------------------------
+
+
+def argext_ref(x: np.ndarray, op: str, last: bool) -> np.ndarray:
+    fn = np.argmax if op == "argmax" else np.argmin
+    if not last:
+        return fn(x, axis=1)
+    return x.shape[1] - 1 - fn(x[:, ::-1, :], axis=1)
+
+
+@covers("argmax", "argmin")
+def test_argmax_argmin(name):
+    dt, op = split(name)
+    rng = np.random.default_rng(7)
+    L = lanes(dt)
+    shapes = [(1, 1, 1), (1, L + 1, 1), (3, 2 * L - 1, 1), (2, 5, 4), (4, 3, L + 1), (1, 17, 3)]
+    for shape in shapes:
+        for data in (rand(dt, shape, rng), rand(dt, shape, rng, 0, 2)):  # the second has many ties
+            for last in (0, 1):
+                got = kh.run(name, [data], [((shape[0], shape[2]), "i64")], [*shape, last])[0]
+                np.testing.assert_array_equal(got, argext_ref(data, op, bool(last)), err_msg=f"{shape} last={last}")
+    if dt in FLOATS:  # a NaN is the extreme, like numpy
+        x = np.array([1, np.nan, 3, np.nan, -5], dtype=npdt(dt)).reshape(1, 5, 1)
+        for last, want in ((0, 1), (1, 3)):
+            assert kh.run(name, [x], [((1, 1), "i64")], [1, 5, 1, last])[0][0, 0] == want
+
+
+@covers("equal_count")
+def test_equal_count(name):
+    dt, _ = split(name)
+    rng = np.random.default_rng(8)
+    for n in [*edge_sizes(dt), 200, 300, 1000]:
+        a, b = rand(dt, n, rng, 0, 1), rand(dt, n, rng, 0, 1)
+        if dt in FLOATS:
+            a, b = np.round(a / 8).astype(npdt(dt)), np.round(b / 8).astype(npdt(dt))
+        count = int(np.sum(a == b))
+        want = wrap([count], dt)[0] if dt in INTS else npdt(dt).type(count)
+        got = kh.run(name, [a, b], [((1,), dt)], [n])[0][0]
+        assert got == want, (n, count, got)
+
+
+def test_equal_count_i8_wraps():
+    a = np.zeros(300, np.int8)
+    assert kh.run("i8_equal_count", [a, a], [((1,), "i8")], [300])[0][0] == np.int8(300 - 256)
+    assert kh.run("u8_equal_count", [a.view(np.uint8)] * 2, [((1,), "u8")], [300])[0][0] == 44
+
+
+# ---- gemm -----------------------------------------------------------------------------------------------
+
+GEMM_TOL = {"f32": (1e-4, 1e-5), "f64": (1e-12, 1e-13)}  # rtol, atol per unit of sqrt(K)
+
+
+def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_shared=False, act=0,
+             seed=0, alias=None, c_kind=None):
+    dt = split(name)[0]
+    rng = np.random.default_rng(seed)
+    a = rand(dt, (batch, K, M) if ta else (batch, M, K), rng) / 4
+    b = rand(dt, (1 if b_shared else batch, N, K) if tb else (1 if b_shared else batch, K, N), rng) / 4
+    crs, ccs, cfull = 0, 0, None
+    if c_kind is not None:
+        shape = {"scalar": (1,), "row": (N,), "col": (M,), "full": (M, N)}[c_kind]
+        c = rand(dt, shape, rng)
+        crs, ccs = {"scalar": (0, 0), "row": (0, 1), "col": (1, 0), "full": (N, 1)}[c_kind]
+        cfull = np.broadcast_to(c.reshape((M, 1)) if c_kind == "col" else c, (M, N)).astype(np.float64)
+    ints = [M, N, K, ta, tb, kh.f32_bits(alpha), kh.f32_bits(beta), crs, ccs, batch,
+            a[0].size, 0 if b_shared else b[0].size, act]
+    got = kh.run(name, [a, b, c], [((batch, M, N), dt)], ints, alias=alias)[0]
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    opa = a64.transpose(0, 2, 1) if ta else a64
+    opb = b64.transpose(0, 2, 1) if tb else b64
+    ref = np.float32(alpha).astype(np.float64) * (opa @ opb)
+    if cfull is not None:
+        ref = ref + np.float64(np.float32(beta)) * cfull
+    if act:
+        ref = np.maximum(ref, 0)
+    rtol, atol = GEMM_TOL[dt]
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * np.sqrt(max(K, 1)) * 4,
+                               err_msg=f"{name} M={M} N={N} K={K} ta={ta} tb={tb} C={c_kind}")
+
+
+GEMM_SIZES = [(1, 1, 1), (5, 7, 3), (17, 9, 33), (64, 64, 64), (3, 17, 300), (4, 8, 2)]
+
+
+@covers("gemm")
+@pytest.mark.parametrize("ta,tb", [(0, 0), (0, 1), (1, 0), (1, 1)])
+def test_gemm_trans(name, ta, tb):
+    for M, N, K in GEMM_SIZES:
+        run_gemm(name, M, N, K, ta, tb)
+
+
+@covers("gemm")
+@pytest.mark.parametrize("c_kind", ["scalar", "row", "col", "full"])
+def test_gemm_c_alpha_beta(name, c_kind):
+    for (M, N, K), (alpha, beta) in zip([(1, 1, 1), (5, 7, 3), (17, 9, 33), (8, 16, 5)],
+                                        [(1.0, 1.0), (0.5, 2.0), (-1.5, 0.25), (2.0, 0.0)]):
+        run_gemm(name, M, N, K, alpha=alpha, beta=beta, c_kind=c_kind, ta=M % 2, tb=N % 2)
+
+
+@covers("gemm")
+def test_gemm_batch_act_and_k_blocks(name):
+    run_gemm(name, 5, 7, 3, batch=3)
+    run_gemm(name, 6, 9, 11, batch=4, b_shared=True, tb=1)
+    run_gemm(name, 17, 9, 33, act=1, c_kind="row")
+    run_gemm(name, 9, 13, 700, act=1, c_kind="full", alpha=0.5, beta=-1.0)  # several K blocks
+    run_gemm(name, 0, 5, 3)
+    run_gemm(name, 4, 5, 0, c_kind="full", beta=2.0)  # K = 0: Y = beta * C
+
+
+@covers("gemm")
+def test_gemm_in_place_c(name):
+    """Y written over a full-shape C (the planner may do this): every C element is read first."""
+    dt = split(name)[0]
+    rng = np.random.default_rng(9)
+    for M, N, K in [(5, 7, 3), (9, 13, 600)]:
+        a, b, c = rand(dt, (M, K), rng), rand(dt, (K, N), rng), rand(dt, (M, N), rng)
+        ints = [M, N, K, 0, 0, kh.f32_bits(1.0), kh.f32_bits(0.5), N, 1, 1, 0, 0, 0]
+        got = kh.run(name, [a, b, c], [((M, N), dt)], ints, alias={0: 2})[0]
+        ref = a.astype(np.float64) @ b.astype(np.float64) + 0.5 * c.astype(np.float64)
+        rtol, atol = GEMM_TOL[dt]
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * 4 * np.sqrt(K) * 4)
+
+
+# ---- conv2d ---------------------------------------------------------------------------------------------
+
+
+def conv_ref(x, w, bias, pads, strides, dils, group, OH, OW, act):
+    N, C, H, W = x.shape
+    M, Cg, KH, KW = w.shape
+    pt, pl, pb, pr = pads
+    sh, sw = strides
+    dh, dw = dils
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    y = np.zeros((N, M, OH, OW))
+    Mg = M // group
+    for g in range(group):
+        for kh_ in range(KH):
+            for kw_ in range(KW):
+                sl = xp[:, g * Cg:(g + 1) * Cg, kh_ * dh: kh_ * dh + sh * (OH - 1) + 1: sh,
+                        kw_ * dw: kw_ * dw + sw * (OW - 1) + 1: sw]
+                y[:, g * Mg:(g + 1) * Mg] += np.einsum("nchw,mc->nmhw", sl, w[g * Mg:(g + 1) * Mg, :, kh_, kw_])
+    if bias is not None:
+        y += bias.astype(np.float64)[None, :, None, None]
+    return np.maximum(y, 0) if act else y
+
+
+# N, C, H, W, M, KH, KW, (pt, pl, pb, pr), (sh, sw), (dh, dw), group, bias, act
+CONV_CASES = [
+    (1, 3, 8, 8, 4, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0),
+    (2, 4, 9, 17, 6, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 1),  # stride 2, odd sizes
+    (1, 2, 11, 13, 3, 3, 3, (2, 2, 2, 2), (1, 1), (2, 2), 1, False, 0),  # dilation 2
+    (1, 4, 7, 7, 6, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 2, True, 0),  # groups
+    (1, 8, 10, 19, 8, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 8, True, 1),  # depthwise
+    (1, 8, 10, 9, 8, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 8, False, 0),  # depthwise stride 2
+    (2, 5, 6, 33, 7, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, True, 0),  # 1x1
+    (1, 3, 5, 4, 2, 1, 1, (0, 0, 0, 0), (2, 2), (1, 1), 1, False, 0),  # 1x1 stride 2
+    (1, 2, 1, 1, 3, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, True, 0),  # 1x1 image
+    (1, 3, 9, 16, 2, 2, 5, (0, 2, 1, 1), (1, 3), (1, 1), 1, True, 0),  # asymmetric pads, odd stride
+    (1, 2, 4, 4, 2, 5, 5, (3, 3, 3, 3), (1, 1), (1, 1), 1, True, 0),  # kernel wider than the input
+    (1, 2, 12, 40, 3, 7, 3, (3, 1, 3, 1), (1, 1), (1, 3), 1, True, 1),  # wide rows, dilated width
+    (1, 64, 8, 8, 16, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0),  # K = C*KH*KW = 576
+]
+
+
+@covers("conv2d")
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+def test_conv2d(name, case):
+    dt = split(name)[0]
+    N, C, H, W, M, KH, KW, pads, strides, dils, group, has_bias, act = CONV_CASES[case]
+    pt, pl, pb, pr = pads
+    OH = (H + pt + pb - dils[0] * (KH - 1) - 1) // strides[0] + 1
+    OW = (W + pl + pr - dils[1] * (KW - 1) - 1) // strides[1] + 1
+    rng = np.random.default_rng(10 + case)
+    x = rand(dt, (N, C, H, W), rng)
+    w = rand(dt, (M, C // group, KH, KW), rng) / 4
+    bias = rand(dt, (M,), rng) if has_bias else None
+    ints = [N, C, H, W, M, OH, OW, KH, KW, group, pt, pl, strides[0], strides[1], dils[0], dils[1], act]
+    got = kh.run(name, [x, w, bias], [((N, M, OH, OW), dt)], ints)[0]
+    ref = conv_ref(x, w, bias, pads, strides, dils, group, OH, OW, act)
+    k = C // group * KH * KW
+    rtol, atol = GEMM_TOL[dt]
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * np.sqrt(k) * 16)
+
+
+# ---- pools ----------------------------------------------------------------------------------------------
+
+
+def pool_windows(H, W, OH, OW, KH, KW, pt, pl, sh, sw, dh=1, dw=1):
+    for oh in range(OH):
+        for ow in range(OW):
+            rows = [oh * sh - pt + i * dh for i in range(KH)]
+            cols = [ow * sw - pl + j * dw for j in range(KW)]
+            yield oh, ow, rows, cols
+
+
+# H, W, KH, KW, pt, pl, pb, pr, sh, sw, dh, dw
+POOL_CASES = [
+    (8, 8, 2, 2, 0, 0, 0, 0, 2, 2, 1, 1),
+    (9, 17, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1),
+    (7, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),  # stride 1: SIMD rows
+    (10, 11, 3, 3, 2, 2, 2, 2, 1, 1, 2, 2),  # dilation 2
+    (5, 6, 3, 2, 0, 1, 2, 1, 2, 1, 1, 1),  # asymmetric pads
+    (1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1),
+    (6, 33, 2, 5, 1, 2, 0, 2, 1, 1, 1, 1),
+]
+
+
+@covers("maxpool2d")
+@pytest.mark.parametrize("case", range(len(POOL_CASES)))
+def test_maxpool2d(name, case):
+    dt = split(name)[0]
+    H, W, KH, KW, pt, pl, pb, pr, sh, sw, dh, dw = POOL_CASES[case]
+    OH = (H + pt + pb - dh * (KH - 1) - 1) // sh + 1
+    OW = (W + pl + pr - dw * (KW - 1) - 1) // sw + 1
+    NC = 3
+    x = rand(dt, (NC, H, W), np.random.default_rng(case))
+    ints = [NC, H, W, OH, OW, KH, KW, pt, pl, sh, sw, dh, dw]
+    got = kh.run(name, [x], [((NC, OH, OW), dt)], ints)[0]
+    ref = np.empty((NC, OH, OW), npdt(dt))
+    for oh, ow, rows, cols in pool_windows(H, W, OH, OW, KH, KW, pt, pl, sh, sw, dh, dw):
+        r = [i for i in rows if 0 <= i < H]
+        c = [j for j in cols if 0 <= j < W]
+        ref[:, oh, ow] = x[:, r][:, :, c].reshape(NC, -1).max(axis=1)
+    np.testing.assert_array_equal(got, ref)
+
+
+@covers("avgpool2d")
+@pytest.mark.parametrize("case", range(len(POOL_CASES)))
+@pytest.mark.parametrize("cip", [0, 1])
+def test_avgpool2d(name, case, cip):
+    dt = split(name)[0]
+    H, W, KH, KW, pt, pl, pb, pr, sh, sw, _, _ = POOL_CASES[case]
+    extra = case % 2  # ceil_mode-like: one more output row/col than the padded input holds
+    OH = (H + pt + pb - KH) // sh + 1 + extra
+    OW = (W + pl + pr - KW) // sw + 1 + extra
+    NC = 2
+    x = rand(dt, (NC, H, W), np.random.default_rng(case))
+    ints = [NC, H, W, OH, OW, KH, KW, pt, pl, pb, pr, sh, sw, cip]
+    got = kh.run(name, [x], [((NC, OH, OW), dt)], ints)[0]
+    ref = np.zeros((NC, OH, OW))
+    for oh, ow, rows, cols in pool_windows(H, W, OH, OW, KH, KW, pt, pl, sh, sw):
+        r = [i for i in rows if 0 <= i < H]
+        c = [j for j in cols if 0 <= j < W]
+        if cip:
+            count = len([i for i in rows if -pt <= i < H + pb]) * len([j for j in cols if -pl <= j < W + pr])
+        else:
+            count = len(r) * len(c)
+        ref[:, oh, ow] = x[:, r][:, :, c].astype(np.float64).reshape(NC, -1).sum(axis=1) / count if count else 0
+    rtol = 1e-6 if dt == "f32" else 1e-14
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol)
+
+
+# ---- softmax --------------------------------------------------------------------------------------------
+
+
+@covers("softmax", "logsoftmax")
+def test_softmax(name):
+    dt, op = split(name)
+    L = lanes(dt)
+    rng = np.random.default_rng(11)
+    shapes = [(1, 1, 1), (2, 5, 1), (3, L - 1, 1), (2, 4 * L + 1, 1), (2, 4, 3), (2, 5, L), (1, 3, 2 * L + 1),
+              (3, 1, 5), (1, 1000, 1)]
+    for shape in shapes:
+        for scale, shift in ((1, 0), (1000, 1e4)):  # large values: only the max subtraction saves them
+            x = (rand(dt, shape, rng) * scale + shift).astype(npdt(dt))
+            x64 = x.astype(np.float64)
+            z = x64 - x64.max(axis=1, keepdims=True)
+            lse = np.log(np.exp(z).sum(axis=1, keepdims=True))
+            ref = z - lse if op == "logsoftmax" else np.exp(z - lse)
+            tol = 2e-6 if dt == "f32" else 1e-13
+            for alias in (None, {0: 0}):
+                got = kh.run(name, [x], [(shape, dt)], list(shape), alias=alias)[0]
+                atol = tol * np.maximum(1, np.abs(ref).max())
+                np.testing.assert_allclose(got, ref, rtol=tol * 5, atol=atol, err_msg=f"{shape} x{scale}")
+
+
+# ---- errors ---------------------------------------------------------------------------------------------
+
+
+def test_bad_nd_fails_with_message():
+    a = np.ones(4, np.float32)
+    with pytest.raises(kh.KernelFailed) as e:
+        kh.run("f32_add", [a, a], [((4,), "f32")], [7, *[1] * 21])
+    assert e.value.status == 1 and "f32_add" in e.value.message and "nd" in e.value.message
+
+
+@pytest.mark.parametrize("name,ints,expect", [
+    ("f32_gemm", [2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2], "act"),
+    ("f32_gemm", [-1, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], ">= 0"),
+    ("f32_conv2d", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0], "group"),
+    ("i8_argmax", [1, 0, 1, 0], "n"),
+    ("f32_relu", [4, 5], "wrong number of ints"),
+])
+def test_bad_params(name, ints, expect):
+    x = np.zeros(64, npdt(split(name)[0]))
+    n_tensors = {"gemm": 4, "conv2d": 4}.get(split(name)[1], 2)
+    with pytest.raises(kh.KernelFailed) as e:
+        kh.run(name, [x] * (n_tensors - 1), [((4,), "i64")], ints)
+    assert expect in e.value.message and split(name)[1] in e.value.message
+
+
+def test_unknown_opcode_and_status_index():
+    inst = kh.get_instance(0)
+    mem = np.frombuffer(inst.buffer(), dtype=np.int32)
+    base = (inst.heap_base + 63) // 64 * 64
+    words = [inst.opcodes["u8_copy"], 2, 1, base + 256, base + 512, 0, 9999, 0, 0]
+    mem[base // 4: base // 4 + len(words)] = words
+    assert inst.run(inst.store, int(base), int(2)) == 2  # the second step failed
+    assert "unknown opcode" in inst.error_text()
+
+
+def test_every_kernel_is_tested():
+    assert {split(n)[1] for n in NAMES} <= TESTED_OPS

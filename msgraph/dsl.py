@@ -207,7 +207,7 @@ class GraphBuilder:
         arr = np.asarray(x)
         cast = arr.astype(dtype.np)
         with np.errstate(invalid="ignore"):
-            same = arr.dtype.kind in "fc" and dtype.is_float or np.array_equal(cast, arr)
+            same = arr.dtype.kind == "f" and dtype.is_float or np.array_equal(cast, arr)
         if not same:
             raise ShapeError(f"constant {arr.tolist() if arr.size < 8 else arr.shape} cannot be represented "
                              f"exactly as {dtype.name}")
@@ -232,8 +232,22 @@ class GraphBuilder:
         return self.node(op, inputs, attrs, outputs, name)
 
     def node(self, op: str, inputs: Sequence[Any], attrs: Mapping[str, Any] | None = None, outputs: int = 1,
-             name: str | None = None) -> Tensor | tuple[Tensor, ...]:
-        """Adds a node whose `attrs` are already in the IR's canonical form (no ONNX normalisation)."""
+             name: str | None = None, cast: bool = False) -> Tensor | tuple[Tensor, ...]:
+        """Adds a node whose `attrs` are already in the IR's canonical form (no ONNX normalisation).
+        Python scalars (and with `cast`, arrays too) become constants of the first Tensor input's dtype.
+        A node that fails leaves the builder as it was (no half-made constants, no used-up names)."""
+        mark = (len(self._vals), self._n_const, dict(self._counters))
+        try:
+            return self._node(op, inputs, attrs, outputs, name, cast)
+        except Exception:
+            n, self._n_const, self._counters = mark
+            self._names.difference_update(v.name for v in self._vals[n:])
+            del self._vals[n:]
+            self._params = {k: hit for k, hit in self._params.items() if hit[1].vid < n}
+            raise
+
+    def _node(self, op: str, inputs: Sequence[Any], attrs: Mapping[str, Any] | None, outputs: int,
+              name: str | None, cast: bool) -> Tensor | tuple[Tensor, ...]:
         if name is None:
             k = self._counters.get(op, 0)
             while f"{op}_{k}" in self._node_names:
@@ -246,7 +260,8 @@ class GraphBuilder:
             raise UnsupportedOpError([(name, op, "", self.opset, "no such operator; supported: "
                                        + ", ".join(sorted(ops.REGISTRY)))])
         like = next((x.dtype for x in inputs if isinstance(x, Tensor)), None)
-        vids = [-1 if x is None else self.operand(x, like if _is_pyscalar(x) else None).vid for x in inputs]
+        vids = [-1 if x is None else self.operand(x, like if cast or _is_pyscalar(x) else None).vid
+                for x in inputs]
         in_names = tuple(self._vals[v].name if v >= 0 else "" for v in vids)
         in_types = [self._vals[v].type if v >= 0 else None for v in vids]
         consts = {self._vals[v].name: Value(self._vals[v].name, self._vals[v].type, self._vals[v].const)
@@ -310,9 +325,7 @@ def _builder(*args: Any) -> GraphBuilder:
 
 
 def _binary(op: str, a: Any, b: Any) -> Tensor:
-    bld = _builder(a, b)
-    like = (a if isinstance(a, Tensor) else b).dtype
-    return bld.node(op, [bld.operand(a, like), bld.operand(b, like)])
+    return _builder(a, b).node(op, [a, b], cast=True)
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -369,11 +382,8 @@ def gemm(a: Any, b: Any, c: Any = None, alpha: float = 1.0, beta: float = 1.0, t
          trans_b: bool = False) -> Tensor:
     """alpha * op(a) @ op(b) + beta * c, a and b 2-D, c broadcast to the result; arrays become constants
     of the tensor operand's dtype."""
-    bld = _builder(a, b)
-    like = (a if isinstance(a, Tensor) else b).dtype
-    ins = [bld.operand(v, like) for v in ([a, b] if c is None else [a, b, c])]
     attrs = {"alpha": float(alpha), "beta": float(beta), "transA": int(trans_a), "transB": int(trans_b)}
-    return bld.node("Gemm", ins, attrs)
+    return _builder(a, b).node("Gemm", [a, b] if c is None else [a, b, c], attrs, cast=True)
 
 
 def _int_list(x: Any) -> list[int]:
@@ -466,12 +476,11 @@ def conv2d(x: Tensor, w: Any, b: Any = None, stride: int | Sequence[int] = 1, pa
            dilation: int | Sequence[int] = 1, groups: int = 1) -> Tensor:
     """2-D convolution, NCHW input, weight [out, in/groups, kh, kw], optional bias [out]; arrays become
     constants of x's dtype."""
-    bld = _builder(x)
-    w = bld.operand(w, x.dtype)
-    kernel = tuple(w.shape[2:])
+    w_shape = w.shape if isinstance(w, (Tensor, Parameter, np.ndarray)) else np.shape(w)
+    kernel = tuple(w_shape[2:])
     attrs = _window_attrs(x, kernel, _pair(stride, "stride"), padding, _pair(dilation, "dilation"))  # type: ignore
     attrs.update(group=int(groups), kernel_shape=kernel)
-    return bld.node("Conv", [x, w] + ([] if b is None else [bld.operand(b, x.dtype)]), attrs)
+    return _builder(x).node("Conv", [x, w] + ([] if b is None else [b]), attrs, cast=True)
 
 
 def max_pool2d(x: Tensor, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None = None,

@@ -122,6 +122,7 @@ def test_shape_errors_name_the_node():
     b = dsl.GraphBuilder()
     x = b.input("x", "float32", (2, 3))
     y = b.input("y", "float32", (4, 5))
+    img = b.input("img", "float32", (1, 3, 8, 8))
     dsl.relu(x)
     with pytest.raises(ShapeError, match=r"node 'Add_0' \(Add\).*do not broadcast"):
         x + y
@@ -132,8 +133,12 @@ def test_shape_errors_name_the_node():
     with pytest.raises(ShapeError, match="Reshape_0"):
         dsl.reshape(x, (4, 2))
     with pytest.raises(ShapeError, match="Conv_0"):
-        dsl.conv2d(b.input("img", "float32", (1, 3, 8, 8)), np.ones((4, 2, 3, 3), np.float32))
-    assert [r.op for r in b._recs] == ["Relu"]  # failed ops leave nothing behind
+        dsl.conv2d(img, np.ones((4, 2, 3, 3), np.float32))
+    with pytest.raises(ShapeError, match="Add_0"):
+        x + np.ones(4, np.float32)
+    assert [r.op for r in b._recs] == ["Relu"]  # failed ops leave nothing behind: no nodes, constants, names
+    assert [v.name for v in b._vals] == ["x", "y", "img", "Relu_0"]
+    assert (x + 1).name == "Add_0" and b._vals[-2].name == "const_0"
 
 
 def test_wrong_dtype_combinations_raise():

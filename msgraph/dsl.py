@@ -313,7 +313,7 @@ class GraphBuilder:
 
 
 def _is_pyscalar(x: Any) -> bool:
-    return isinstance(x, (numbers.Number, list, tuple)) and not isinstance(x, np.ndarray)
+    return isinstance(x, numbers.Number)  # lists keep numpy's dtype: b.op("Reshape", [x, [3, -1]]) is int64
 
 
 # ---------------------------------------------------------------- functional ops

@@ -216,8 +216,10 @@ def _value_info(graph: Graph, name: str) -> onnx.ValueInfoProto:
 
 
 def to_onnx(graph: Graph, producer: str = "msgraph") -> onnx.ModelProto:
-    """The ONNX model of `graph` at opset graph.opset; constants become initializers, symbolic dims
-    dim_params, and every intermediate value gets a value_info with its type."""
+    """The ONNX model of `graph` at opset graph.opset (IR version 10 unless the opset needs more).
+    Constants used by a node or as an output become initializers (unused ones are left out), symbolic
+    dims become dim_params, and every intermediate value gets a value_info with its type. Raises
+    UnsupportedOpError for what the opset cannot express, GraphError for attributes ONNX does not know."""
     ctx = _Ctx(graph)
     for node in graph.nodes:
         if node.domain not in ("", "ai.onnx"):

@@ -170,6 +170,18 @@ def test_wrong_dtype_combinations_raise():
         b.op("MaxPool", [b.input("img2", "float32", (1, 1, 4, 4))], outputs=2, kernel_shape=[2, 2])
 
 
+def test_op_inputs_scalars_lists_and_omitted():
+    b = dsl.GraphBuilder()
+    x = b.input("x", "float32", (2, 3))
+    assert b.op("Add", [x, 2]).dtype == F32 and b._vals[-2].const.dtype == np.float32  # scalars: x's dtype
+    r = b.op("Reshape", [x, [3, -1]])  # a list keeps numpy's dtype (int64 here)
+    assert r.shape == (3, 2) and b._vals[-2].const.dtype == np.int64
+    y = b.op("Gemm", [x, np.ones((3, 4), np.float32), None])
+    assert y.shape == (2, 4) and b._recs[-1].inputs[2] == -1
+    b.output(y)
+    assert b.build().nodes[-1].inputs[2] == ""
+
+
 def test_op_normalises_onnx_attrs_per_opset():
     for opset, coerce in ((11, 1), (17, 0)):
         b = dsl.GraphBuilder(opset=opset)

@@ -1,5 +1,6 @@
 """The Python DSL frontend: a graph builder of typed symbolic Tensors, functional ops over them, and
-MindSpore-style Cells traced into a validated ir.Graph. Imports only the IR, dtypes and the op registry.
+MindSpore-style Cells traced into a validated ir.Graph. Imports the IR, dtypes, the op registry and onnx.defs
+(for attribute names); never the planner or a backend.
 
 Types are inferred as each op is added (through `msgraph.ops.check_node`), so a shape or dtype error is
 raised by the line that made it, naming the node. Building blocks (Dense, Conv2d, ...) live in `msgraph.nn`,

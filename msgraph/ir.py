@@ -49,7 +49,7 @@ class Value:
 
     @staticmethod
     def constant(name: str, array: np.ndarray) -> "Value":
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")  # (ascontiguousarray would turn a scalar into shape [1])
         return Value(name, TensorType(dtypes.from_numpy(array.dtype), tuple(int(d) for d in array.shape)), array)
 
 
@@ -105,6 +105,11 @@ class Graph:
         from .schedule import topological_order
 
         seen = set(self.inputs) | {k for k, v in self.values.items() if v.const is not None}
+        for k, v in self.values.items():
+            if v.const is not None and (v.const.dtype != v.type.dtype.np or v.const.shape != v.type.shape):
+                raise GraphError(f"constant '{k}' holds {v.const.dtype}{list(v.const.shape)} but is typed {v.type}")
+        if len(set(self.outputs)) != len(self.outputs):
+            raise GraphError(f"graph outputs {list(self.outputs)} name a value twice")
         for name in self.inputs:
             if name not in self.values:
                 raise GraphError(f"graph input '{name}' has no type")

@@ -80,8 +80,10 @@ def check_node(node: Node, in_types: list[TensorType | None], graph: Graph) -> l
     consts = [graph.const(i) if i else None for i in node.inputs]
     try:
         return list(d.infer(node, in_types, consts))
-    except (ShapeError, GraphError):
-        raise
+    except GraphError as e:
+        if f"'{node.name}'" in str(e):
+            raise
+        raise type(e)(f"{node}: {e}") from e  # helpers such as broadcast_shape do not know the node
     except (ValueError, IndexError, TypeError, KeyError) as e:
         raise ShapeError(f"{node}: {e}") from e
 

@@ -138,6 +138,9 @@ def _spatial_2d(node, x: TensorType, what: str):
 def _infer_conv(node, types, consts):
     x, w = types[0], types[1]
     _spatial_2d(node, x, "Conv")
+    for t in types[1:]:
+        if t is not None and t.dtype != x.dtype:
+            raise ShapeError(f"{node}: weight and bias must be {x.dtype.name} like the input, got {t.dtype.name}")
     group = node.attr("group", 1)
     if w.rank != x.rank or x.shape[1] != w.shape[1] * group or w.shape[0] % group:
         raise ShapeError(f"{node}: weight {w} does not fit input {x} with group={group}")

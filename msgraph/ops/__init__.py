@@ -124,7 +124,13 @@ class Lowering:
 
 
 def _load_all() -> None:
-    from . import elementwise, nn, reduce, shape  # noqa: F401  (registration side effects)
+    """Imports every op module of this package: each registers its ops (files starting "_" are helpers)."""
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
 
 
 _load_all()

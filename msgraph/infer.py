@@ -1,10 +1,12 @@
 """Type inference over a whole graph: (re)computes every node output's dtype and shape from the inputs,
-e.g. to bind symbolic input dimensions to the shapes actually fed."""
+e.g. to bind symbolic input dimensions to the shapes actually fed; nodes that become computable at plan
+time (on constants, or Shape of a now static value) are folded on the way."""
 from __future__ import annotations
 
 from .errors import ShapeError
 from .ir import Graph, TensorType, Value
 from .ops import check_node
+from .passes.fold_constants import fold_node
 from .schedule import topological_order
 
 
@@ -18,9 +20,13 @@ def infer(graph: Graph, input_shapes: dict[str, tuple] | None = None) -> Graph:
             raise ShapeError(f"input '{name}' has shape {list(declared.shape)}, cannot bind it to {list(shape)}")
         values[name] = Value(name, TensorType(declared.dtype, shape))
     bound = graph.replace(values=values)
+    kept = []
     for node in topological_order(bound):
+        if fold_node(node, values, graph.opset):
+            continue  # now static: a shape computation, or a node on constants
         in_types = [values[i].type if i else None for i in node.inputs]
         for out, t in zip(node.outputs, check_node(node, in_types, bound)):
             if out:
                 values[out] = Value(out, t)
-    return bound
+        kept.append(node)
+    return bound.replace(nodes=tuple(kept))

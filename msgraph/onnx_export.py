@@ -46,7 +46,7 @@ class _Ctx:
 
     def const(self, base: str, array: np.ndarray) -> str:
         name = self.fresh(base)
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.inits.append(numpy_helper.from_array(np.asarray(array, order="C"), name))
         return name
 
     def emit(self, op: str, inputs: list[str], outputs: list[str], name: str, **attrs: Any) -> None:
@@ -226,7 +226,7 @@ def to_onnx(graph: Graph, producer: str = "msgraph") -> onnx.ModelProto:
             raise ctx.fail(node, f"domain '{node.domain}'")
         _EXPORT.get(node.op, _generic)(ctx, node)
     used = {i for n in graph.nodes for i in n.inputs if i} | set(graph.outputs)
-    inits = [numpy_helper.from_array(np.ascontiguousarray(v.const), k) for k, v in graph.values.items()
+    inits = [numpy_helper.from_array(np.asarray(v.const, order="C"), k) for k, v in graph.values.items()
              if v.const is not None and k in used and k not in graph.inputs]
     produced = [o for n in graph.nodes for o in n.outputs if o and o not in graph.outputs]
     g = helper.make_graph(ctx.nodes, graph.name, [_value_info(graph, i) for i in graph.inputs],

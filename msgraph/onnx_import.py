@@ -13,6 +13,7 @@ from onnx import helper, numpy_helper
 from . import dtypes, ops
 from .errors import GraphError, MsGraphError, ShapeError, UnsupportedOpError
 from .ir import Graph, Node, TensorType, Value
+from .passes.fold_constants import SHAPE_OPS, fold_node
 from .schedule import needed_nodes, topological_order
 
 UNKNOWN_RANK = ("?",)  # shape placeholder for a value whose type depends on unbound symbolic dims
@@ -152,7 +153,20 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
         for i in n.inputs:
             if i and i not in values and i not in producers:
                 raise GraphError(f"node '{n.name}' ({n.op}): input '{i}' is not defined by the model")
+    folded, deferred = set(), set()  # deferred: values computable once symbolic dims are bound
     for n in kept:
+        if fold_node(n, values, opset):
+            folded.add(n.name)
+            continue
+        present = [i for i in n.inputs if i]
+        if present and (n.op in SHAPE_OPS or all(i in deferred or (i in values and values[i].const is not None)
+                                                  for i in present)) and any(
+                i in deferred or (n.op in SHAPE_OPS and not values[i].type.is_static) for i in present):
+            deferred.update(o for o in n.outputs if o)  # a shape computation: folded when shapes are bound
+            for o in n.outputs:
+                if o:
+                    values[o] = Value(o, hints.get(o) or TensorType(dtypes.I64, UNKNOWN_RANK))
+            continue
         in_types = [(values[i].type if i in values else hints.get(i)) if i else None for i in n.inputs]
         problem = ops.support_problem(n, in_types, opset)
         if problem is None and n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op):
@@ -168,7 +182,7 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
                 values[o] = Value(o, t)
     if problems:
         raise UnsupportedOpError(problems, hint=_cut_hint(kept, {p[0] for p in problems}, values))
-    return Graph(nodes=tuple(kept), values={k: v for k, v in values.items()}, inputs=tuple(in_names),
+    return Graph(nodes=tuple(n for n in kept if n.name not in folded), values={k: v for k, v in values.items()}, inputs=tuple(in_names),
                  outputs=tuple(out_names), name=probe.name, opset=opset).validate()
 
 

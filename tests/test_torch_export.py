@@ -50,3 +50,31 @@ def test_torch_exported_model_matches_onnxruntime(net, shape, dynamo, tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     (via_backend,) = backend.prepare(m).run(feeds)
     np.testing.assert_allclose(via_backend, want, rtol=1e-4, atol=1e-5)
+
+
+class ViewNet(nn.Module):
+    """x.view(x.size(0), -1): the exporter writes Shape -> Gather -> Unsqueeze -> Concat -> Reshape."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.f1 = nn.Conv2d(1, 6, 5, padding=2), nn.Linear(6 * 14 * 14, 10)
+
+    def forward(self, x):
+        x = torch.max_pool2d(torch.relu(self.c1(x)), 2)
+        return self.f1(x.view(x.size(0), -1))
+
+
+def test_symbolic_batch_with_a_shape_subgraph(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "view.onnx"
+    torch.onnx.export(ViewNet().eval(), (torch.randn(1, 1, 28, 28),), str(path), opset_version=17, dynamo=False,
+                      input_names=["x"], dynamic_axes={"x": {0: "N"}})
+    m = onnx.load(str(path))
+    assert {"Shape", "Gather", "Concat"} <= {n.op_type for n in m.graph.node}
+    sess = msgraph.InferenceSession(str(path))
+    for n in (1, 3):
+        x = np.random.default_rng(n).standard_normal((n, 1, 28, 28)).astype(np.float32)
+        np.testing.assert_allclose(sess.run(None, {"x": x})[0], ort_run(m, {"x": x})[0], rtol=1e-4, atol=1e-5)
+        plan_ops = {s.op for s in sess._executor(((n, 1, 28, 28),), tuple(sess.graph.outputs))
+                    .plan.steps}
+        assert plan_ops == {"Conv", "Relu", "MaxPool", "Gemm"}  # the shape subgraph was folded away

@@ -56,7 +56,7 @@ def support_problem(node: Node, in_types: list[TensorType | None], opset: int) -
         return f"domain '{node.domain}' is not supported"
     d = REGISTRY.get(node.op)
     if d is None:
-        return f"no kernel for op type '{node.op}'; supported: {', '.join(sorted(REGISTRY))}"
+        return f"no kernel for op type '{node.op}' (`msgraph ops` lists the supported ones)"
     if opset < d.min_opset:
         return f"opset {opset} is older than the oldest supported ({d.min_opset})"
     first = next((t for t in in_types if t is not None), None)

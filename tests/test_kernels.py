@@ -342,7 +342,8 @@ def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_
                                err_msg=f"{name} M={M} N={N} K={K} ta={ta} tb={tb} C={c_kind}")
 
 
-GEMM_SIZES = [(1, 1, 1), (5, 7, 3), (17, 9, 33), (64, 64, 64), (3, 17, 300), (4, 8, 2)]
+GEMM_SIZES = [(1, 1, 1), (5, 7, 3), (17, 9, 33), (64, 64, 64), (3, 17, 300), (4, 8, 2), (2, 37, 9), (1, 300, 17),
+              (70, 20, 5)]
 
 
 @covers("gemm")
@@ -371,15 +372,25 @@ def test_gemm_batch_act_and_k_blocks(name):
 
 
 @covers("gemm")
+@pytest.mark.parametrize("M", [1, 2, 3, 4, 5])
+def test_gemm_small_m(name, M):
+    """Few rows take unpacked paths (rows of B streamed, or dot products with B^T)."""
+    for ta, tb in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        run_gemm(name, M, 19, 23, ta, tb, alpha=0.5, beta=2.0, c_kind="full", act=1, batch=2)
+        run_gemm(name, M, 8, 1, ta, tb, c_kind="col")
+        run_gemm(name, M, 3, 40, ta, tb, c_kind="scalar", alpha=-1.0)
+
+
+@covers("gemm")
 def test_gemm_in_place_c(name):
     """Y written over a full-shape C (the planner may do this): every C element is read first."""
     dt = split(name)[0]
     rng = np.random.default_rng(9)
-    for M, N, K in [(5, 7, 3), (9, 13, 600)]:
-        a, b, c = rand(dt, (M, K), rng), rand(dt, (K, N), rng), rand(dt, (M, N), rng)
-        ints = [M, N, K, 0, 0, kh.f32_bits(1.0), kh.f32_bits(0.5), N, 1, 1, 0, 0, 0]
+    for M, N, K, tb in [(5, 7, 3, 0), (9, 13, 600, 0), (1, 13, 20, 0), (2, 9, 11, 1)]:
+        a, b, c = rand(dt, (M, K), rng), rand(dt, (N, K) if tb else (K, N), rng), rand(dt, (M, N), rng)
+        ints = [M, N, K, 0, tb, kh.f32_bits(1.0), kh.f32_bits(0.5), N, 1, 1, 0, 0, 0]
         got = kh.run(name, [a, b, c], [((M, N), dt)], ints, alias={0: 2})[0]
-        ref = a.astype(np.float64) @ b.astype(np.float64) + 0.5 * c.astype(np.float64)
+        ref = a.astype(np.float64) @ (b.T if tb else b).astype(np.float64) + 0.5 * c.astype(np.float64)
         rtol, atol = GEMM_TOL[dt]
         np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * 4 * np.sqrt(K) * 4)
 

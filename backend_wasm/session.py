@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
+from msgraph import ops
 from msgraph.errors import InputError
 from msgraph.infer import infer
 from msgraph.ir import Graph
@@ -38,9 +39,10 @@ class InferenceSession:
         self._cache: OrderedDict[tuple, Executor] = OrderedDict()
         self._max = max_cached_plans
         self._kernels = kernels  # another kernels .wasm (default: the package's own)
-        if all(self.graph.values[i].type.is_static for i in self.graph.inputs):
-            self._executor(tuple(tuple(self.graph.values[i].type.shape) for i in self.graph.inputs),
-                           tuple(self.graph.outputs))  # plan and load now: errors surface at construction
+        self._by_value = ops.value_inputs(self.graph)  # inputs an op needs as constants: bound per value
+        if not self._by_value and all(v.type.is_static for v in self.graph.values.values()):
+            self._executor(tuple(tuple(self.graph.values[i].type.shape) for i in self.graph.inputs), (),
+                           tuple(self.graph.outputs), {})  # plan and load now: errors surface at construction
 
     def _arg(self, name: str) -> NodeArg:
         t = self.graph.values[name].type
@@ -52,20 +54,21 @@ class InferenceSession:
     def get_outputs(self) -> list[NodeArg]:
         return [self._arg(n) for n in self.graph.outputs]
 
-    def _executor(self, shapes: tuple, outputs: tuple) -> Executor:
-        key = (shapes, outputs)
+    def _executor(self, shapes: tuple, values: tuple, outputs: tuple, feeds: dict) -> Executor:
+        key = (shapes, values, outputs)
         ex = self._cache.get(key)
         if ex is None:
             g = self.graph
-            if any(not g.values[i].type.is_static for i in g.inputs):
-                g = infer(g, dict(zip(g.inputs, shapes)))
+            if self._by_value or not all(v.type.is_static for v in g.values.values()):
+                g = infer(g, dict(zip(g.inputs, shapes)), {n: feeds[n] for n in self._by_value})
             ex = self._cache[key] = Executor(build_plan(g, list(outputs)), self._kernels)
             if len(self._cache) > self._max:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
         return ex
 
-    def run(self, output_names, input_feed: dict, run_options=None) -> list[np.ndarray]:
+    def _prepare(self, output_names, input_feed: dict) -> Executor:
+        """Checks the feeds and returns the executor planned for their shapes (and bound values)."""
         g = self.graph
         missing = [n for n in g.inputs if n not in input_feed]
         extra = [n for n in input_feed if n not in g.inputs]
@@ -85,4 +88,13 @@ class InferenceSession:
             if array.ndim != t.rank or any(isinstance(d, int) and d != s for d, s in zip(t.shape, array.shape)):
                 raise InputError(f"input '{name}' must have shape {list(t.shape)}, got {list(array.shape)}")
             shapes.append(tuple(array.shape))
-        return self._executor(tuple(shapes), outputs)({n: input_feed[n] for n in g.inputs})
+        values = tuple(np.asarray(input_feed[n]).tobytes() for n in self._by_value)
+        return self._executor(tuple(shapes), values, outputs, input_feed)
+
+    def plan(self, input_feed: dict, output_names=None):
+        """The msgraph.plan.Plan that run() uses for feeds like these."""
+        return self._prepare(output_names, input_feed).plan
+
+    def run(self, output_names, input_feed: dict, run_options=None) -> list[np.ndarray]:
+        ex = self._prepare(output_names, input_feed)
+        return ex({b.name: input_feed[b.name] for b in ex.plan.inputs})

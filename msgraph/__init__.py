@@ -4,7 +4,7 @@ The core modules never import wasmtime; `InferenceSession` comes from the backen
 from __future__ import annotations
 
 from .errors import (GraphError, InputError, KernelError, MsGraphError, PlanError, ShapeError,  # noqa: F401
-                     UnsupportedOpError)
+                     UnsupportedOpError, UnsupportedTypeError)
 from .ir import Graph, Node, TensorType, Value  # noqa: F401
 from .onnx_import import import_onnx  # noqa: F401
 from .plan import Plan, build_plan  # noqa: F401

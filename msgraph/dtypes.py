@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from onnx import TensorProto
 
-from .errors import GraphError
+from .errors import GraphError, UnsupportedTypeError
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ def from_onnx(code: int) -> DType:
         return _BY_ONNX[code]
     except KeyError:
         name = TensorProto.DataType.Name(code) if code in TensorProto.DataType.values() else str(code)
-        raise GraphError(f"element type {name} is not supported; supported: {', '.join(d.name for d in ALL)}") from None
+        raise UnsupportedTypeError(f"element type {name} is not supported; supported: "
+                                   f"{', '.join(d.name for d in ALL)}") from None
 
 
 def from_numpy(dtype) -> DType:
@@ -63,7 +64,8 @@ def from_numpy(dtype) -> DType:
     try:
         return _BY_NP[dt]
     except KeyError:
-        raise GraphError(f"numpy dtype {dt} is not supported; supported: {', '.join(str(d.np) for d in ALL)}") from None
+        raise UnsupportedTypeError(f"numpy dtype {dt} is not supported; supported: "
+                                   f"{', '.join(str(d.np) for d in ALL)}") from None
 
 
 def parse(name: str | DType | np.dtype | type) -> DType:

@@ -28,6 +28,10 @@ class UnsupportedOpError(MsGraphError, NotImplementedError):
         super().__init__("\n".join(lines))
 
 
+class UnsupportedTypeError(MsGraphError, NotImplementedError):
+    """A value of a type msgraph does not store: string, complex, bfloat16, float8, sequence, map, optional."""
+
+
 class PlanError(MsGraphError):
     """A graph that cannot be planned: an unbound dynamic dimension, an arena over the memory limit."""
 

@@ -3,6 +3,8 @@ e.g. to bind symbolic input dimensions to the shapes actually fed; nodes that be
 time (on constants, or Shape of a now static value) are folded on the way."""
 from __future__ import annotations
 
+import numpy as np
+
 from .errors import ShapeError
 from .ir import Graph, TensorType, Value
 from .ops import check_node
@@ -10,10 +12,21 @@ from .passes.fold_constants import fold_node
 from .schedule import topological_order
 
 
-def infer(graph: Graph, input_shapes: dict[str, tuple] | None = None) -> Graph:
-    """A copy of `graph` whose node outputs carry freshly inferred types (inputs rebound if given)."""
+def infer(graph: Graph, input_shapes: dict[str, tuple] | None = None,
+          input_values: dict[str, np.ndarray] | None = None) -> Graph:
+    """A copy of `graph` whose node outputs carry freshly inferred types: inputs rebound to the shapes
+    given, and inputs given by value turned into constants (they are no longer graph inputs)."""
     values = dict(graph.values)
+    for name, array in (input_values or {}).items():
+        array = np.asarray(array)
+        declared = values[name].type
+        if array.dtype != declared.dtype.np:
+            raise ShapeError(f"input '{name}' must be {declared.dtype.np}, got {array.dtype}")
+        values[name] = Value.constant(name, array)
+    graph = graph.replace(inputs=tuple(i for i in graph.inputs if i not in (input_values or {})))
     for name, shape in (input_shapes or {}).items():
+        if name in (input_values or {}):
+            continue
         declared = values[name].type
         shape = tuple(int(d) for d in shape)
         if len(shape) != declared.rank or any(isinstance(d, int) and d != s for d, s in zip(declared.shape, shape)):

@@ -133,8 +133,10 @@ class Graph:
             if out not in seen:
                 raise GraphError(f"graph output '{out}' is not produced by any node, input or constant")
         order = topological_order(self)  # raises GraphError on a cycle
-        if not all(self.values[i].type.is_static for i in self.inputs):
-            return self  # types are checked once symbolic dims are bound (msgraph.infer)
+        from .ops import value_inputs
+
+        if value_inputs(self) or not all(v.type.is_static for v in self.values.values()):
+            return self  # types are checked once symbolic dims and value inputs are bound (msgraph.infer)
         for n in order:
             in_types = [self.values[i].type if i else None for i in n.inputs]
             inferred = check_node(n, in_types, self)

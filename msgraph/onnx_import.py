@@ -11,7 +11,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from . import dtypes, ops
-from .errors import GraphError, MsGraphError, ShapeError, UnsupportedOpError
+from .errors import GraphError, MsGraphError, ShapeError, UnsupportedOpError, UnsupportedTypeError
 from .ir import Graph, Node, TensorType, Value
 from .passes.fold_constants import SHAPE_OPS, fold_node
 from .schedule import needed_nodes, topological_order
@@ -41,8 +41,11 @@ def _describe(model) -> str:
 
 
 def _type_of(vi: onnx.ValueInfoProto, sym_prefix: str) -> TensorType | None:
-    if not vi.type.HasField("tensor_type"):
+    kind = vi.type.WhichOneof("value")
+    if kind is None:
         return None
+    if kind != "tensor_type":
+        raise UnsupportedTypeError(f"value '{vi.name}' is a {kind.replace('_type', '')}: only tensors are supported")
     tt = vi.type.tensor_type
     if not tt.HasField("shape"):
         return TensorType(dtypes.from_onnx(tt.elem_type), UNKNOWN_RANK)
@@ -96,9 +99,9 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
         onnx.checker.check_model(proto)
     except Exception as e:
         raise GraphError(f"invalid ONNX model: {e}") from e
-    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
-    if opset is None:
-        raise GraphError("the model imports no ai.onnx opset")
+    # a model of other domains only (ai.onnx.ml, training) gets its nodes reported as unsupported below
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                 onnx.defs.onnx_opset_version())
     try:
         inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
     except Exception:
@@ -108,7 +111,7 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
     for vi in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]:
         try:
             t = _type_of(vi, vi.name)
-        except GraphError:
+        except MsGraphError:
             t = None
         if t is not None:
             hints[vi.name] = t
@@ -154,6 +157,7 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
             if i and i not in values and i not in producers:
                 raise GraphError(f"node '{n.name}' ({n.op}): input '{i}' is not defined by the model")
     folded, deferred = set(), set()  # deferred: values computable once symbolic dims are bound
+    bound_by_value = set(ops.value_inputs(probe))  # bound per run, so types after them are not known yet
     for n in kept:
         if fold_node(n, values, opset):
             folded.add(n.name)
@@ -177,7 +181,7 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
                 if o and t is not None:
                     values[o] = Value(o, t)
             continue
-        for o, t in zip(n.outputs, _infer_node(n, in_types, probe, hints)):
+        for o, t in zip(n.outputs, _infer_node(n, in_types, probe, hints, bool(bound_by_value))):
             if o:
                 values[o] = Value(o, t)
     if problems:
@@ -186,8 +190,8 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
                  outputs=tuple(out_names), name=probe.name, opset=opset).validate()
 
 
-def _infer_node(node: Node, in_types: list, graph: Graph, hints: dict) -> list[TensorType]:
-    symbolic = any(t is not None and not t.is_static for t in in_types)
+def _infer_node(node: Node, in_types: list, graph: Graph, hints: dict, unbound: bool) -> list[TensorType]:
+    symbolic = unbound or any(t is not None and not t.is_static for t in in_types)
     if any(t is None for t, i in zip(in_types, node.inputs) if i):
         raise GraphError(f"node '{node.name}' ({node.op}): the type of an input is unknown")
     try:

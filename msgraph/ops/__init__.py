@@ -24,6 +24,7 @@ class OpDef:
     dtypes: tuple[DType, ...] = ()  # dtypes of input 0 the kernels handle
     inplace: bool = False  # output 0 may take the buffer of an input of the same shape that dies here
     onnx_attrs: Callable[[dict, int], dict] | None = None  # normalise ONNX attributes for an opset
+    const_inputs: tuple[int, ...] = ()  # inputs whose values shape the output: constant at plan time
     min_opset: int = 1
     doc: str = ""
 
@@ -48,6 +49,18 @@ def get(op: str) -> OpDef:
         return REGISTRY[op]
     except KeyError:
         raise UnsupportedOpError([("?", op, "", 0, "no such operator")]) from None
+
+
+def value_inputs(graph: Graph) -> list[str]:
+    """Graph inputs that an op needs as constants (a Reshape's shape fed at run time): the session binds
+    them by value, like symbolic dims, and plans once per distinct value."""
+    names = set()
+    for n in graph.nodes:
+        d = REGISTRY.get(n.op)
+        for k in d.const_inputs if d else ():
+            if k < len(n.inputs) and n.inputs[k] in graph.inputs:
+                names.add(n.inputs[k])
+    return [i for i in graph.inputs if i in names]
 
 
 def support_problem(node: Node, in_types: list[TensorType | None], opset: int) -> str | None:

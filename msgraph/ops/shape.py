@@ -22,7 +22,7 @@ def _const_ints(node, consts, idx: int, attr: str):
     return None
 
 
-@register("Reshape", lower=None, inputs=(1, 2), dtypes=dt.ALL)
+@register("Reshape", lower=None, inputs=(1, 2), dtypes=dt.ALL, const_inputs=(1,))
 def _infer_reshape(node, types, consts):
     x = types[0]
     target = _const_ints(node, consts, 1, "shape")
@@ -52,7 +52,7 @@ def _infer_flatten(node, types, consts):
     return [TensorType(x.dtype, (size(x.shape[:axis]), size(x.shape[axis:])))]
 
 
-@register("Squeeze", lower=None, inputs=(1, 2), dtypes=dt.ALL)
+@register("Squeeze", lower=None, inputs=(1, 2), dtypes=dt.ALL, const_inputs=(1,))
 def _infer_squeeze(node, types, consts):
     x = types[0]
     axes = _const_ints(node, consts, 1, "axes")
@@ -65,7 +65,7 @@ def _infer_squeeze(node, types, consts):
     return [TensorType(x.dtype, tuple(d for i, d in enumerate(x.shape) if i not in axes))]
 
 
-@register("Unsqueeze", lower=None, inputs=(1, 2), dtypes=dt.ALL)
+@register("Unsqueeze", lower=None, inputs=(1, 2), dtypes=dt.ALL, const_inputs=(1,))
 def _infer_unsqueeze(node, types, consts):
     x = types[0]
     axes = _const_ints(node, consts, 1, "axes")

@@ -1,0 +1,35 @@
+"""ONNX's own conformance suite on backend_wasm.backend: the allowlisted node tests through
+onnx.backend.test.BackendTest, the bundled real-architecture models, and for every other node test
+proof that it ends in a clean "unsupported" error, never a wrong answer or a crash."""
+import os
+import tempfile
+
+import onnx.backend.test
+import pytest
+from onnx_suite import allowlist, node_cases, run_case
+
+from backend_wasm import backend
+
+os.environ.setdefault("ONNX_HOME", os.path.join(tempfile.gettempdir(), "msgraph-onnx-home"))
+
+ALLOWED = allowlist()
+REAL_MODELS = ["test_bvlc_alexnet", "test_densenet121", "test_inception_v1", "test_inception_v2", "test_resnet50",
+               "test_shufflenet", "test_squeezenet", "test_vgg19", "test_zfnet512"]
+REAL_PASSING: list[str] = []  # the real models that run today (the coverage issue brings the rest)
+
+_suite = onnx.backend.test.BackendTest(backend, __name__)  # it generates the node tests itself
+_suite.include("|".join(f"^{n}_cpu$" for n in ALLOWED + REAL_PASSING) or "^$")
+globals().update(_suite.test_cases)
+
+
+def test_allowlist_names_real_tests():
+    assert len(ALLOWED) == len(set(ALLOWED)) and set(ALLOWED) <= set(node_cases())
+
+
+@pytest.mark.parametrize("name", sorted(set(node_cases()) - set(ALLOWED)))
+def test_outside_the_allowlist_fails_cleanly(name):
+    outcome, detail = run_case(node_cases()[name])
+    if outcome == "pass":
+        pytest.fail(f"{name} passes: add it to tests/onnx_backend_allowlist.txt "
+                    "(python tests/onnx_suite.py --write-allowlist)")
+    assert outcome == "unsupported", f"{name}: {outcome}: {detail}"

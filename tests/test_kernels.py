@@ -433,6 +433,11 @@ CONV_CASES = [
     (1, 2, 4, 4, 2, 5, 5, (3, 3, 3, 3), (1, 1), (1, 1), 1, True, 0),  # kernel wider than the input
     (1, 2, 12, 40, 3, 7, 3, (3, 1, 3, 1), (1, 1), (1, 3), 1, True, 1),  # wide rows, dilated width
     (1, 64, 8, 8, 16, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0),  # K = C*KH*KW = 576
+    (1, 3, 11, 70, 4, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 1),  # stride 2, wide rows: SIMD tiles
+    (1, 2, 9, 50, 3, 3, 3, (2, 3, 2, 3), (2, 2), (2, 2), 1, False, 0),  # stride 2 and dilation 2
+    (1, 4, 3, 40, 5, 1, 1, (0, 0, 0, 0), (2, 2), (1, 1), 1, True, 0),  # 1x1 stride 2, odd M
+    (2, 6, 5, 20, 9, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 3, True, 1),  # 3 output channels per group
+    (1, 2, 6, 41, 2, 3, 3, (0, 0, 0, 0), (2, 2), (1, 1), 1, False, 0),  # stride 2, no pad, odd width
 ]
 
 

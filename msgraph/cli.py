@@ -118,6 +118,41 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Per op type: nodes, and whether each runs here (at the model's opset and dtypes)."""
+    import collections
+
+    from .errors import UnsupportedOpError
+    from .onnx_import import import_onnx, load_model
+
+    proto = load_model(args.model)
+    counts = collections.Counter((n.domain or "ai.onnx", n.op_type) for n in proto.graph.node)
+    bad: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+    hint = ""
+    try:
+        import_onnx(proto)
+    except UnsupportedOpError as e:
+        for name, op, domain, _, why in e.problems:
+            bad[(domain or "ai.onnx", op)].append(f"{name}: {why}")
+        hint = str(e).splitlines()[-1] if str(e).splitlines()[-1].startswith("hint:") else ""
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    rows = [{"domain": d, "op": op, "nodes": n, "unsupported": len(bad.get((d, op), [])),
+             "why": sorted({w.split(": ", 1)[1] for w in bad.get((d, op), [])})} for (d, op), n in sorted(counts.items())]
+    if args.json:
+        print(json.dumps({"opset": opset, "ops": rows, "supported": not bad, "hint": hint}))
+    else:
+        print(f"opset {opset}, {sum(counts.values())} nodes")
+        print(f"{'op':<28} {'nodes':>6}  status")
+        for r in rows:
+            status = "ok" if not r["unsupported"] else f"{r['unsupported']} unsupported: {'; '.join(r['why'])}"
+            print(f"{(r['op'] if r['domain'] == 'ai.onnx' else r['domain'] + '::' + r['op']):<28} {r['nodes']:>6}  {status}")
+        if bad:
+            print(f"\n{sum(len(v) for v in bad.values())} node(s) cannot run. {hint}".rstrip())
+        else:
+            print("\nevery node is supported")
+    return 1 if bad else 0
+
+
 def op_matrix() -> tuple[list[str], list[list[str]]]:
     """Rows (op, then one cell per dtype: 'x' if supported) generated from the registry."""
     from . import dtypes
@@ -166,6 +201,10 @@ def parser() -> argparse.ArgumentParser:
                     help="bind an input's symbolic dims")
     pl.add_argument("--output", "-o", action="append", default=[], metavar="NAME", help="plan for these outputs")
     pl.set_defaults(func=cmd_plan)
+    c = sub.add_parser("check", help="which of a model's ops run here; exits 1 if any does not")
+    c.add_argument("model")
+    c.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    c.set_defaults(func=cmd_check)
     o = sub.add_parser("ops", help="the supported operator x dtype matrix")
     o.add_argument("--json", action="store_true")
     o.add_argument("--markdown", action="store_true")

@@ -185,7 +185,7 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
             if o:
                 values[o] = Value(o, t)
     if problems:
-        raise UnsupportedOpError(problems, hint=_cut_hint(kept, {p[0] for p in problems}, values))
+        raise UnsupportedOpError(problems, hint=_cut_hint(kept, {p[0] for p in problems}, values, out_names))
     return Graph(nodes=tuple(n for n in kept if n.name not in folded), values={k: v for k, v in values.items()}, inputs=tuple(in_names),
                  outputs=tuple(out_names), name=probe.name, opset=opset).validate()
 
@@ -204,14 +204,17 @@ def _infer_node(node: Node, in_types: list, graph: Graph, hints: dict, unbound: 
     return [hints.get(o) or TensorType(dtype, UNKNOWN_RANK) for o in node.outputs]
 
 
-def _cut_hint(nodes: list[Node], bad: set[str], values: dict[str, Value]) -> str:
-    """Suggests the import_onnx(inputs=, outputs=) cut with the most supported nodes before the first bad one."""
-    ok = [n for n in nodes[: next(i for i, n in enumerate(nodes) if n.name in bad)]]
-    if not ok:
+def _cut_hint(nodes: list[Node], bad: set[str], values: dict[str, Value], outputs: list[str]) -> str:
+    """Suggests the import_onnx(inputs=, outputs=) cut that runs the most supported nodes: the part
+    before the first unsupported node, or the part after the last one, whichever is larger."""
+    positions = [k for k, n in enumerate(nodes) if n.name in bad]
+    head, tail = nodes[:positions[0]], nodes[positions[-1] + 1:]
+    part = head if len(head) >= len(tail) else tail
+    if not part:
         return ""
-    produced = {o for n in ok for o in n.outputs}
-    last = ok[-1].outputs[0]
-    inputs = sorted({i for n in ok for i in n.inputs
+    produced = {o for n in part for o in n.outputs if o}
+    inputs = sorted({i for n in part for i in n.inputs
                      if i and i not in produced and (i not in values or values[i].const is None)})
-    return (f"hint: the supported part before the first unsupported node runs with "
-            f"import_onnx(model, inputs={inputs}, outputs={[last]})")
+    outs = [o for o in outputs if o in produced] or [part[-1].outputs[0]]
+    return (f"hint: the largest supported part ({len(part)} nodes) runs with "
+            f"import_onnx(model, inputs={inputs}, outputs={outs})")

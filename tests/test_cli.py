@@ -61,7 +61,7 @@ def test_ops_matrix_comes_from_the_registry(capsys):
 
 
 def test_help_for_every_command():
-    for argv in (["--help"], ["run", "--help"], ["plan", "--help"], ["ops", "--help"]):
+    for argv in (["--help"], ["run", "--help"], ["plan", "--help"], ["ops", "--help"], ["check", "--help"]):
         r = subprocess.run([sys.executable, "-m", "msgraph.cli", *argv], capture_output=True, text=True)
         assert r.returncode == 0 and "usage: msgraph" in r.stdout
 
@@ -69,3 +69,31 @@ def test_help_for_every_command():
 def test_bad_model_path(capsys, tmp_path):
     assert cli.main(["run", str(tmp_path / "nope.onnx")]) == 1
     assert "no ONNX model" in capsys.readouterr().err
+
+
+def test_check_reports_per_op_and_suggests_a_cut(tmp_path, capsys):
+    from onnx import TensorProto, helper
+
+    from onnx_builders import model
+
+    n = helper.make_node
+    m = model([n("Relu", ["x"], ["a"], name="r"), n("Cos", ["a"], ["b"], name="c1"), n("Cos", ["b"], ["c"], name="c2"),
+               n("Relu", ["c"], ["d"], name="r2"), n("Sigmoid", ["d"], ["y"], name="s")],
+              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    path = tmp_path / "m.onnx"
+    path.write_bytes(m.SerializeToString())
+    assert cli.main(["check", str(path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["op"]: r for r in report["ops"]}
+    assert rows["Cos"]["nodes"] == 2 and rows["Cos"]["unsupported"] == 2
+    assert rows["Relu"] == {"domain": "ai.onnx", "op": "Relu", "nodes": 2, "unsupported": 0, "why": []}
+    assert "inputs=['c'], outputs=['y']" in report["hint"]
+    assert cli.main(["check", str(_write(tmp_path, lenet5()))]) == 0
+    assert "every node is supported" in capsys.readouterr().out
+
+
+def _write(tmp_path, m):
+    path = tmp_path / "ok.onnx"
+    path.write_bytes(m.SerializeToString())
+    return path

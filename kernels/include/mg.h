@@ -90,6 +90,15 @@ MG_DTYPE_TABLE(MG_DECLARE_DTYPE)
 #define MG_SELECT(m, a, b) \
     ((__typeof__(a))wasm_v128_bitselect((v128_t)(a), (v128_t)(b), (v128_t)(m)))
 
+/* wasm's pseudo-min/max (one instruction each): pmin(a, b) = b < a ? b : a, pmax(a, b) = a < b ? b : a,
+ * so a NaN in a passes through. Float vectors only. */
+#define MG_PMIN(a, b) \
+    ((__typeof__((a) + 0))_Generic(((a) + 0)[0], float: wasm_f32x4_pmin, double: wasm_f64x2_pmin)( \
+        (v128_t)(a), (v128_t)(b)))
+#define MG_PMAX(a, b) \
+    ((__typeof__((a) + 0))_Generic(((a) + 0)[0], float: wasm_f32x4_pmax, double: wasm_f64x2_pmax)( \
+        (v128_t)(a), (v128_t)(b)))
+
 MG_INLINE float mg_f32_from_bits(int32_t bits) {
     float f;
     __builtin_memcpy(&f, &bits, sizeof f);

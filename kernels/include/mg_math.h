@@ -22,19 +22,31 @@ static const double mg_inv_fact[] = {
     X(f64, 52, 1023, -746.0, 710.0, 0x1.62e42fee00000p-1, 0x1.a39ef35793c76p-33, 13, 11, 20.0)
 
 #define MG_DEFINE_MATH(dt, MB, BIAS, LO, HI, LN2HI, LN2LO, EXP_DEG, LOG_TERMS, TANH_SAT) \
+    /* sum_{i<n} c[i] r^i (n <= 12) by Estrin's scheme: depth log2 n instead of n multiply-adds, since \
+     * exp is latency-bound. r2 = r*r; n is a constant, so the conditions fold away. */ \
+    MG_INLINE mg_##dt##_vt mg_estrin_##dt(mg_##dt##_vt r, mg_##dt##_vt r2, const double *c, const int n) { \
+        MG_TYPES(dt); \
+        VT a[6]; \
+        for (int i = 0; i < 6; i++) \
+            a[i] = 2 * i + 1 < n ? (T)c[2 * i] + (T)c[2 * i + 1] * r : MG_SPLAT(VT, 2 * i < n ? c[2 * i] : 0); \
+        VT r4 = r2 * r2; \
+        VT b0 = n > 2 ? a[0] + a[1] * r2 : a[0]; \
+        VT b1 = n > 6 ? a[2] + a[3] * r2 : a[2]; \
+        VT b2 = n > 10 ? a[4] + a[5] * r2 : a[4]; \
+        VT d0 = n > 4 ? b0 + b1 * r4 : b0; \
+        return n > 8 ? d0 + b2 * (r4 * r4) : d0; \
+    } \
     /* exp(x) = (1 + p) * s1 * s2 with p = exp(r) - 1. */ \
     MG_INLINE void mg_exp_parts_##dt(mg_##dt##_vt x, mg_##dt##_vt *p, mg_##dt##_vt *s1, mg_##dt##_vt *s2) { \
         MG_TYPES(dt); \
         const T magic = (T)(1.5 * (double)((int64_t)1 << MB)); \
-        x = MG_SELECT(x < (T)LO, MG_SPLAT(VT, LO), x); \
-        x = MG_SELECT(x > (T)HI, MG_SPLAT(VT, HI), x); \
+        x = MG_PMIN(MG_PMAX(x, MG_SPLAT(VT, LO)), MG_SPLAT(VT, HI)); /* NaN passes */ \
         VT t = x * (T)1.44269504088896340736 + magic; /* round(x / ln2) in the low mantissa bits */ \
         VT n = t - magic; \
         VI ni = (VI)t - (VI)MG_SPLAT(VT, magic); \
         VT r = (x - n * (T)LN2HI) - n * (T)LN2LO; \
-        VT q = MG_SPLAT(VT, mg_inv_fact[EXP_DEG]); \
-        for (int k = EXP_DEG - 1; k >= 2; k--) q = q * r + (T)mg_inv_fact[k]; \
-        *p = r + r * r * q; \
+        VT r2 = r * r; \
+        *p = r + r2 * mg_estrin_##dt(r, r2, mg_inv_fact + 2, EXP_DEG - 1); \
         VI n1 = ni >> 1; \
         VI n2 = ni - n1; \
         *s1 = (VT)((n1 + BIAS) << MB); \
@@ -64,7 +76,7 @@ static const double mg_inv_fact[] = {
     MG_INLINE mg_##dt##_vt mg_vtanh_##dt(mg_##dt##_vt x) { \
         MG_TYPES(dt); \
         VT ax = mg_vabs_##dt(x); \
-        ax = MG_SELECT(ax > (T)TANH_SAT, MG_SPLAT(VT, TANH_SAT), ax); \
+        ax = MG_PMIN(ax, MG_SPLAT(VT, TANH_SAT)); \
         VT p, s1, s2; \
         mg_exp_parts_##dt(ax + ax, &p, &s1, &s2); \
         VT s = s1 * s2; \

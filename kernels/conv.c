@@ -1,13 +1,14 @@
 /* conv.c: direct NCHW conv2d with groups, dilations, bias and activation, no scratch.
  *
  * Output-stationary: each output element is computed once, accumulating over C/group x KH x KW in
- * registers, starting from the bias; the activation is applied on the way out. When stride_w == 1 a row
- * of outputs is split into its interior (columns where every kernel tap reads inside the input) and its
- * borders. Interior tiles of 2 output channels x 4 vectors along the output width keep 8 accumulators
- * in registers: per tap, 4 vector loads of the input row, 2 weight splats, 8 multiply-adds. Border
- * columns, tile remainders and stride_w > 1 go through a scalar path. Per output row (and per border
- * column) the valid range of kernel rows (and columns) is computed up front, so padding costs no branch
- * in an inner loop. */
+ * registers, starting from the bias; the activation is applied on the way out. When stride_w is 1 or 2,
+ * a row of outputs is split into its interior (columns where every kernel tap reads inside the input)
+ * and its borders. Interior tiles of NM output channels (of one group) x NV vectors along the output
+ * width keep NM*NV accumulators in registers: per tap, NV vector loads of the input row (stride 2:
+ * two loads and an even-lane shuffle each), NM weight splats, NM*NV multiply-adds. Border columns,
+ * tile remainders and other strides go through a scalar path. The valid range of kernel rows of each
+ * output row (and of kernel columns of each border column) is computed up front, so padding costs no
+ * branch in an inner loop. */
 #include "mg.h"
 
 typedef struct {
@@ -15,8 +16,8 @@ typedef struct {
 } mg_conv_geom;
 
 #ifndef MG_CONV_NM
-#define MG_CONV_NM 2 /* output channels per tile */
-#define MG_CONV_NV 4 /* vectors along the output width per tile */
+#define MG_CONV_NM 4 /* output channels per tile */
+#define MG_CONV_NV 3 /* vectors along the output width per tile: 12 accumulators */
 #endif
 
 #define MG_CONV2D(dt, op) \

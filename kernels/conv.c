@@ -39,11 +39,8 @@ typedef struct {
                 for (int32_t kw = 0; kw < g->KW; kw++) { \
                     const T *xs = xr + kw * g->dw; \
                     VT xv[MG_CONV_NV]; \
-                    for (int v = 0; v < NV; v++) { \
-                        if (S == 1) { xv[v] = MG_LOAD(VT, xs + v * L); continue; } \
-                        v128_t lo = wasm_v128_load(xs + 2 * v * L), hi = wasm_v128_load(xs + 2 * v * L + L); \
-                        xv[v] = (VT)(L == 4 ? wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6) : wasm_i64x2_shuffle(lo, hi, 0, 2)); \
-                    } \
+                    for (int v = 0; v < NV; v++) \
+                        xv[v] = S == 1 ? MG_LOAD(VT, xs + v * L) : MG_LOAD_EVEN(VT, xs + 2 * v * L); \
                     for (int mm = 0; mm < NM; mm++) { \
                         VT wv = MG_SPLAT(VT, wr[mm * w_m + kw]); \
                         for (int v = 0; v < NV; v++) acc[mm][v] += wv * xv[v]; \

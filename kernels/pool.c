@@ -1,5 +1,6 @@
 /* pool.c: maxpool2d (dilated, padding never wins) and avgpool2d (count_include_pad) over [NC, H, W].
- * Like conv.c: each output row accumulates over the kernel taps, each tap over its valid columns. */
+ * Each output row accumulates over the kernel taps, each tap over its valid columns (computed up front,
+ * no branch inside): SIMD along the row when stride_w is 1 or 2 (even-lane loads). */
 #include "mg.h"
 
 /* Size of [lo, lo + k) clipped to [a, b). */
@@ -38,6 +39,11 @@ MG_INLINE int32_t mg_clip_count(int32_t lo, int32_t k, int32_t a, int32_t b) {
                         if (sw == 1) { \
                             for (; i + L <= n; i += L) { \
                                 VT a = MG_LOAD(VT, ys + i), b = MG_LOAD(VT, xs + i); \
+                                MG_STORE(ys + i, MG_SELECT(b > a, b, a)); \
+                            } \
+                        } else if (sw == 2) { /* i + L < n: the element after the last lane is valid */ \
+                            for (; i + L < n; i += L) { \
+                                VT a = MG_LOAD(VT, ys + i), b = MG_LOAD_EVEN(VT, xs + 2 * i); \
                                 MG_STORE(ys + i, MG_SELECT(b > a, b, a)); \
                             } \
                         } \
@@ -84,6 +90,8 @@ MG_FLOAT_8BIT(MG_MAXPOOL2D, maxpool2d)
                         T *ys = yr + ow0; \
                         if (sw == 1) \
                             for (; i + L <= n; i += L) MG_STORE(ys + i, MG_LOAD(VT, ys + i) + MG_LOAD(VT, xs + i)); \
+                        else if (sw == 2) \
+                            for (; i + L < n; i += L) MG_STORE(ys + i, MG_LOAD(VT, ys + i) + MG_LOAD_EVEN(VT, xs + 2 * i)); \
                         for (; i < n; i++) ys[i] += xs[(ptrdiff_t)i * sw]; \
                     } \
                 } \

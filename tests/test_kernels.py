@@ -481,6 +481,9 @@ POOL_CASES = [
     (5, 6, 3, 2, 0, 1, 2, 1, 2, 1, 1, 1),  # asymmetric pads
     (1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1),
     (6, 33, 2, 5, 1, 2, 0, 2, 1, 1, 1, 1),
+    (5, 71, 3, 3, 1, 1, 1, 1, 2, 2, 1, 1),  # stride 2, wide rows: even-lane SIMD loads (i8: 16 lanes)
+    (4, 40, 2, 2, 0, 0, 0, 0, 2, 2, 1, 1),
+    (3, 38, 1, 3, 0, 0, 0, 0, 1, 2, 1, 2),  # stride 2 and dilation 2 along the width
 ]
 
 

@@ -99,6 +99,18 @@ MG_DTYPE_TABLE(MG_DECLARE_DTYPE)
     ((__typeof__((a) + 0))_Generic(((a) + 0)[0], float: wasm_f32x4_pmax, double: wasm_f64x2_pmax)( \
         (v128_t)(a), (v128_t)(b)))
 
+/* The even lanes of the 2L elements at p (p[0], p[2], ..., p[2L-2]): a stride-2 load. Reads p[2L-1]. */
+#define MG_LOAD_EVEN(VT, p) \
+    ((VT)mg_even_lanes(wasm_v128_load(p), wasm_v128_load((const char *)(p) + 16), sizeof(((VT){0})[0])))
+MG_INLINE v128_t mg_even_lanes(v128_t lo, v128_t hi, size_t lane_bytes) {
+    switch (lane_bytes) {
+    case 1: return wasm_i8x16_shuffle(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    case 2: return wasm_i16x8_shuffle(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
+    case 4: return wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6);
+    default: return wasm_i64x2_shuffle(lo, hi, 0, 2);
+    }
+}
+
 MG_INLINE float mg_f32_from_bits(int32_t bits) {
     float f;
     __builtin_memcpy(&f, &bits, sizeof f);

@@ -60,8 +60,9 @@ def rand(dt: str, shape, rng: np.random.Generator, lo=None, hi=None) -> np.ndarr
 
 
 def test_kernel_list_matches_abi():
+    # Families added later keep their own table and check in their own test file (tests/test_kernels_*.py).
     expected = {f"{dt}_{op}" for op, dts in ABI.items() for dt in dts}
-    assert set(NAMES) == expected
+    assert expected <= set(NAMES)
     assert len(NAMES) == len(set(NAMES))
 
 

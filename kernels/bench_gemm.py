@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import kernel_harness as kh  # noqa: E402
+import kernel_harness as kh
 
 
 def bench(dt: str, n: int, repeat: int, trans_b: int = 0) -> float:

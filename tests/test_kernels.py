@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import kernel_harness as kh  # noqa: E402
+import kernel_harness as kh
 
 NAMES = kh.kernel_names()
 FLOATS = ("f32", "f64")
@@ -400,7 +400,7 @@ def test_gemm_in_place_c(name):
 
 
 def conv_ref(x, w, bias, pads, strides, dils, group, OH, OW, act):
-    N, C, H, W = x.shape
+    N = x.shape[0]
     M, Cg, KH, KW = w.shape
     pt, pl, pb, pr = pads
     sh, sw = strides
@@ -588,7 +588,7 @@ def test_unknown_opcode_and_status_index():
     base = (inst.heap_base + 63) // 64 * 64
     words = [inst.opcodes["u8_copy"], 2, 1, base + 256, base + 512, 0, 9999, 0, 0]
     mem[base // 4: base // 4 + len(words)] = words
-    assert inst.run(inst.store, int(base), int(2)) == 2  # the second step failed
+    assert inst.run(inst.store, int(base), 2) == 2  # the second step failed
     assert "unknown opcode" in inst.error_text()
 
 

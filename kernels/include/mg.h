@@ -42,7 +42,8 @@ typedef int32_t (*mg_kernel_fn)(const uint32_t *t, const int32_t *p);
     X(u8, uint8_t, uint8_t, int8_t, 0) \
     X(i16, int16_t, uint16_t, int16_t, 0) \
     X(i32, int32_t, uint32_t, int32_t, 0) \
-    X(i64, int64_t, uint64_t, int64_t, 0)
+    X(i64, int64_t, uint64_t, int64_t, 0) \
+    X(bool, uint8_t, uint8_t, int8_t, 0)
 
 /* Per dtype: mg_<dt>_t (T), mg_<dt>_a (A), mg_<dt>_i (I), their 128-bit vectors mg_<dt>_vt, _va, _vi,
  * and the constants mg_<dt>_flt and mg_<dt>_lanes. A generic kernel opens with MG_TYPES(dt). */
@@ -69,6 +70,8 @@ MG_DTYPE_TABLE(MG_DECLARE_DTYPE)
 #define MG_SIGNED(X, ...) \
     MG_FLOAT(X, __VA_ARGS__) X(i8, __VA_ARGS__) X(i16, __VA_ARGS__) X(i32, __VA_ARGS__) X(i64, __VA_ARGS__)
 #define MG_FLOAT_8BIT(X, ...) MG_FLOAT(X, __VA_ARGS__) X(i8, __VA_ARGS__) X(u8, __VA_ARGS__)
+/* Every stored dtype: the numeric ones and bool (one byte, 0 or 1). */
+#define MG_ALL(X, ...) MG_NUM(X, __VA_ARGS__) X(bool, __VA_ARGS__)
 
 /* ---- vectors ---------------------------------------------------------------------------------------
  * The vector types are unaligned (aligned(1)), so these are plain v128.load / v128.store. */

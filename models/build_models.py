@@ -1,11 +1,15 @@
-"""Builds the example models with the msgraph DSL and writes them: `python models/build_models.py [out_dir]`.
+"""Builds the example models with the msgraph DSL (definitions in msgraph/zoo.py) and writes them:
+`python models/build_models.py [out_dir] [--all DIR]`.
 
 Writes mlp.onnx (784-512-256-10), lenet5.onnx (1x1x28x28 -> 10), both opset 17 with seeded He-init
 weights, and digit.npy (1x1x28x28 float32, a procedurally drawn "3") and mlp_input.npy (the same, 1x784).
+`--all DIR` writes the large models instead, into DIR (they are not shipped): mobilenet_v2.onnx (14 MB),
+resnet18.onnx (47 MB), squeezenet1_1.onnx (5 MB), transformer_encoder_layer.onnx (3 MB).
 Everything is deterministic: running it again gives byte-identical files.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -13,55 +17,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # build from this checkout
 
-from msgraph import dsl, nn
+from msgraph import zoo
 from msgraph.onnx_export import to_onnx
 
-OPSET = 17
-
-
-class MLP(dsl.Cell):
-    """784-512-256-10, ReLU between layers, logits out (no softmax)."""
-
-    def __init__(self, rng: np.random.Generator):
-        super().__init__()
-        self.fc1 = nn.Dense(784, 512, "relu", rng=rng)
-        self.fc2 = nn.Dense(512, 256, "relu", rng=rng)
-        self.fc3 = nn.Dense(256, 10, rng=rng)
-
-    def construct(self, x):
-        return self.fc3(self.fc2(self.fc1(x)))
-
-
-class LeNet5(dsl.Cell):
-    """LeNet-5 on 1x28x28: conv5x5(6, pad 2)-relu-maxpool2, conv5x5(16)-relu-maxpool2, 400-120-84-10."""
-
-    def __init__(self, rng: np.random.Generator):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, pad_mode="pad", padding=2, has_bias=True, rng=rng)
-        self.conv2 = nn.Conv2d(6, 16, 5, pad_mode="valid", has_bias=True, rng=rng)
-        self.relu = nn.ReLU()
-        self.max_pool2d = nn.MaxPool2d(kernel_size=2, stride=2)
-        self.flatten = nn.Flatten()
-        self.fc1 = nn.Dense(400, 120, rng=rng)
-        self.fc2 = nn.Dense(120, 84, rng=rng)
-        self.fc3 = nn.Dense(84, 10, rng=rng)
-
-    def construct(self, x):
-        x = self.max_pool2d(self.relu(self.conv1(x)))
-        x = self.max_pool2d(self.relu(self.conv2(x)))
-        x = self.flatten(x)
-        x = self.relu(self.fc1(x))
-        x = self.relu(self.fc2(x))
-        return self.fc3(x)
+OPSET = zoo.OPSET
+LARGE = ("mobilenet_v2", "resnet18", "squeezenet1_1", "transformer_encoder_layer")
 
 
 def build_mlp(seed: int = 0):
-    return dsl.trace(MLP(np.random.default_rng(seed)), {"input": ("float32", (1, 784))}, OPSET, "mlp")
+    return zoo.mlp(rng=seed)
 
 
 def build_lenet5(seed: int = 1):
-    cell = LeNet5(np.random.default_rng(seed))
-    return dsl.trace(cell, {"input": ("float32", (1, 1, 28, 28))}, OPSET, "lenet5")
+    return zoo.lenet5(rng=seed)
 
 
 def draw_digit(seed: int = 3) -> np.ndarray:
@@ -95,6 +63,27 @@ def build_all(out_dir: Path) -> list[Path]:
     return written
 
 
+def build_large(out_dir: Path, names: tuple[str, ...] = LARGE) -> list[Path]:
+    """The zoo's large models (default sizes and seeds) as ONNX files in out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        path = out_dir / f"{name}.onnx"
+        path.write_bytes(to_onnx(zoo.MODELS[name]()).SerializeToString())
+        written.append(path)
+    return written
+
+
 if __name__ == "__main__":
-    for p in build_all(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out_dir", nargs="?", type=Path, help="where the small models go (default: models/)")
+    ap.add_argument("--all", metavar="DIR", type=Path, help="write the large models into DIR (and the small "
+                    "ones only if out_dir is given)")
+    args = ap.parse_args()
+    paths = []
+    if args.all is None or args.out_dir is not None:
+        paths += build_all(args.out_dir or Path(__file__).resolve().parent)
+    if args.all is not None:
+        paths += build_large(args.all)
+    for p in paths:
         print(f"wrote {p} ({p.stat().st_size} bytes)")

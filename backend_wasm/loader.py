@@ -14,7 +14,7 @@ import wasmtime
 
 from msgraph.errors import KernelError
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 PAGE = 65536
 HERE = Path(__file__).resolve().parent
 WASM = HERE / "kernels.wasm"

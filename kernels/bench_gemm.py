@@ -20,7 +20,7 @@ def bench(dt: str, n: int, repeat: int, trans_b: int = 0) -> float:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(kh.DTYPES[dt])
     b = rng.standard_normal((n, n)).astype(kh.DTYPES[dt])
-    ints = [n, n, n, 0, trans_b, kh.f32_bits(1.0), kh.f32_bits(0.0), 0, 0, 1, 0, 0, 0]
+    ints = [n, n, n, 0, trans_b, kh.f32_bits(1.0), kh.f32_bits(0.0), 0, 0, 1, 0, 0, 0, 0, 0]
     best = float("inf")
 
     def timed(call):

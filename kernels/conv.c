@@ -9,10 +9,11 @@
  * tile remainders and other strides go through a scalar path. The valid range of kernel rows of each
  * output row (and of kernel columns of each border column) is computed up front, so padding costs no
  * branch in an inner loop. */
-#include "mg.h"
+#include "mg_gemm.h"
 
 typedef struct {
-    int32_t C, H, W, KH, KW, Cg, pt, pl, sh, sw, dh, dw, act;
+    int32_t C, H, W, KH, KW, Cg, pt, pl, sh, sw, dh, dw;
+    mg_act act;
 } mg_conv_geom;
 
 #ifndef MG_CONV_NM
@@ -51,7 +52,7 @@ typedef struct {
         for (int mm = 0; mm < NM; mm++) \
             for (int v = 0; v < NV; v++) { \
                 VT r = acc[mm][v]; \
-                if (g->act) r = (VT)wasm_v128_andnot((v128_t)r, (v128_t)(r < 0)); \
+                r = mg_vact_##dt(r, &g->act); \
                 MG_STORE(y + mm * y_m + ow + v * L, r); \
             } \
     } \
@@ -68,7 +69,7 @@ typedef struct {
                 const T *wr = w + ((ptrdiff_t)c * g->KH + kh) * g->KW; \
                 for (int32_t kw = kw0; kw < kw1; kw++) s += wr[kw] * xr[kw * g->dw]; \
             } \
-        return g->act && s < 0 ? 0 : s; \
+        return g->act.code ? mg_vact_##dt(MG_SPLAT(VT, s), &g->act)[0] : s; \
     } \
     /* Tiles over the interior columns [ow, i1) of one output row; returns the first column left. */ \
     MG_INLINE int32_t mg_conv_tiles_##dt(const mg_conv_geom *g, mg_##dt##_t *yr, ptrdiff_t y_m, \
@@ -120,7 +121,8 @@ typedef struct {
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
         int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8]; \
-        int32_t G = p[9], pt = p[10], pl = p[11], sh = p[12], sw = p[13], dh = p[14], dw = p[15], act = p[16]; \
+        int32_t G = p[9], pt = p[10], pl = p[11], sh = p[12], sw = p[13], dh = p[14], dw = p[15]; \
+        mg_act act = mg_act_from(p[16], p[17], p[18]); \
         MG_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0 && M >= 0 && OH >= 0 && OW >= 0, MG_NAME(dt, op), \
                  "N, C, H, W, M, OH, OW must be >= 0"); \
         MG_CHECK(KH >= 1 && KW >= 1, MG_NAME(dt, op), "KH and KW must be >= 1"); \
@@ -128,7 +130,7 @@ typedef struct {
                      "group must be >= 1 and divide C and M", G); \
         MG_CHECK(pt >= 0 && pl >= 0, MG_NAME(dt, op), "pads must be >= 0"); \
         MG_CHECK(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, MG_NAME(dt, op), "strides and dilations must be >= 1"); \
-        MG_CHECK_GOT(act == 0 || act == 1, MG_NAME(dt, op), "act must be 0 (none) or 1 (relu)", act); \
+        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
         const T *x = (const T *)(uintptr_t)t[0], *w = (const T *)(uintptr_t)t[1]; \
         const T *bias = (const T *)(uintptr_t)t[2]; \
         T *y = (T *)(uintptr_t)t[3]; \
@@ -146,3 +148,187 @@ typedef struct {
         return 0; \
     }
 MG_FLOAT(MG_CONV2D, conv2d)
+
+/* ---- conv2d_im2col: the same conv as GEMMs, per group Y[n, g] (Mg x OH*OW) = W_g (Mg x K) @ cols (K x
+ * OH*OW), K = Cg*KH*KW, with gemm.c's micro-kernel. The group's weights are packed once into the scratch
+ * tensor (MR-row tiles per KC block of K: ceil(Mg / 4) * 4 * K elements); the columns are never stored
+ * whole: per chunk of NT output pixels and KC block of K, im2col writes them straight into packed B
+ * panels on the stack (two vector loads per panel row when its NR pixels sit in one output row inside
+ * the input, stride 1 or 2; a clipped gather otherwise). The epilogue adds the bias and applies act. */
+#define MG_IM2COL_BYTES 32768 /* packed B block on the stack: KC x NT, NT = 64 (f32) or 32 (f64) */
+
+#define MG_CONV2D_IM2COL(dt, op) \
+    /* bp[panel][k - k0][NR] for k in [k0, k0 + kb), pixels [j0, j0 + jc) of the chunk (rows/cols given). */ \
+    static void mg_im2col_pack_##dt(mg_##dt##_t *MG_RESTRICT bp, const mg_##dt##_t *x, const mg_conv_geom *g, \
+                                    int32_t k0, int32_t kb, const int32_t *prow, const int32_t *pcol, \
+                                    const uint8_t *straight, int32_t jc) { \
+        MG_TYPES(dt); \
+        enum { NR = MG_GEMM_NV * L }; \
+        int32_t khw = g->KH * g->KW, c = k0 / khw, kh = k0 % khw / g->KW, kw = k0 % g->KW; \
+        ptrdiff_t hw = (ptrdiff_t)g->H * g->W; \
+        int32_t np = (jc + NR - 1) / NR; \
+        for (int32_t k = 0; k < kb; k++) { \
+            const T *xc = x + c * hw; \
+            int32_t dy = kh * g->dh, dx = kw * g->dw; \
+            for (int32_t pi = 0; pi < np; pi++) { \
+                T *dst = bp + ((ptrdiff_t)pi * kb + k) * NR; \
+                const int32_t *pr = prow + pi * NR, *pc = pcol + pi * NR; \
+                int32_t ih = pr[0] + dy, iw = pc[0] + dx; \
+                if (straight[pi] && (uint32_t)ih < (uint32_t)g->H && iw >= 0) { \
+                    const T *src = xc + (ptrdiff_t)ih * g->W + iw; \
+                    if (g->sw == 1 && iw + NR <= g->W) { \
+                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD(VT, src + v * L)); \
+                        continue; \
+                    } \
+                    if (g->sw == 2 && iw + 2 * NR <= g->W) { \
+                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD_EVEN(VT, src + 2 * v * L)); \
+                        continue; \
+                    } \
+                } \
+                for (int j = 0; j < NR; j++) { \
+                    int32_t r = pr[j] + dy, q = pc[j] + dx; \
+                    dst[j] = pi * NR + j < jc && (uint32_t)r < (uint32_t)g->H && (uint32_t)q < (uint32_t)g->W \
+                                 ? xc[(ptrdiff_t)r * g->W + q] : 0; \
+                } \
+            } \
+            if (++kw == g->KW) { kw = 0; if (++kh == g->KH) { kh = 0; c++; } } \
+        } \
+    } \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_GEMM_KC, NT = MG_IM2COL_BYTES / (KC * sizeof(T)) }; \
+        int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8]; \
+        int32_t G = p[9], pt = p[10], pl = p[11], sh = p[12], sw = p[13], dh = p[14], dw = p[15]; \
+        mg_act act = mg_act_from(p[16], p[17], p[18]); \
+        MG_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0 && M >= 0 && OH >= 0 && OW >= 0, MG_NAME(dt, op), \
+                 "N, C, H, W, M, OH, OW must be >= 0"); \
+        MG_CHECK(KH >= 1 && KW >= 1, MG_NAME(dt, op), "KH and KW must be >= 1"); \
+        MG_CHECK_GOT(G >= 1 && C % G == 0 && M % G == 0, MG_NAME(dt, op), \
+                     "group must be >= 1 and divide C and M", G); \
+        MG_CHECK(pt >= 0 && pl >= 0, MG_NAME(dt, op), "pads must be >= 0"); \
+        MG_CHECK(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, MG_NAME(dt, op), "strides and dilations must be >= 1"); \
+        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
+        MG_CHECK(t[3] != 0, MG_NAME(dt, op), "the scratch tensor is missing"); \
+        const T *x = (const T *)(uintptr_t)t[0], *w = (const T *)(uintptr_t)t[1]; \
+        const T *bias = (const T *)(uintptr_t)t[2]; \
+        T *ap = (T *)(uintptr_t)t[3], *y = (T *)(uintptr_t)t[4]; \
+        mg_conv_geom geo = {C, H, W, KH, KW, C / G, pt, pl, sh, sw, dh, dw, act}; \
+        int32_t Mg = M / G, Cg = C / G, K = Cg * KH * KW, Mp = (Mg + MR - 1) / MR * MR, P = OH * OW; \
+        T one = 1; \
+        _Alignas(16) T bp[KC * NT]; \
+        int32_t prow[NT], pcol[NT]; \
+        uint8_t straight[NT / NR]; \
+        if (P == 0 || Mg == 0) return 0; \
+        for (int32_t gi = 0; gi < G; gi++) { \
+            const T *wg = w + (ptrdiff_t)gi * Mg * K; \
+            for (int32_t k0 = 0; k0 < K; k0 += KC) \
+                mg_gemm_pack_a_##dt(ap + (ptrdiff_t)k0 * Mp, wg + k0, Mg, K - k0 < KC ? K - k0 : KC, K, 1); \
+            for (int32_t n = 0; n < N; n++) { \
+                const T *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg) * H * W; \
+                T *yg = y + ((ptrdiff_t)n * M + (ptrdiff_t)gi * Mg) * P; \
+                int32_t oh = 0, ow = 0; \
+                for (int32_t j0 = 0; j0 < P; j0 += NT) { \
+                    int32_t jc = P - j0 < NT ? P - j0 : NT; \
+                    for (int32_t j = 0; j < jc; j++) { \
+                        prow[j] = oh * sh - pt; \
+                        pcol[j] = ow * sw - pl; \
+                        if (j % NR == 0) straight[j / NR] = ow + NR <= OW; \
+                        if (++ow == OW) { ow = 0; oh++; } \
+                    } \
+                    for (int32_t k0 = 0;; k0 += KC) { /* once even when K == 0: Y = bias */ \
+                        int32_t kb = K - k0 < KC ? K - k0 : KC; \
+                        const mg_act *last = k0 + kb >= K ? &act : 0; \
+                        mg_im2col_pack_##dt(bp, xg, &geo, k0, kb, prow, pcol, straight, jc); \
+                        for (int32_t i0 = 0; i0 < Mg; i0 += MR) \
+                            for (int32_t pi = 0; pi * NR < jc; pi++) { \
+                                int32_t nc = jc - pi * NR < NR ? jc - pi * NR : NR; \
+                                VT acc[MR][MG_GEMM_NV]; \
+                                mg_gemm_ukr_##dt(kb, ap + (ptrdiff_t)k0 * Mp + (ptrdiff_t)i0 * kb, \
+                                                 bp + (ptrdiff_t)pi * kb * NR, acc); \
+                                for (int32_t r = 0, i = i0; r < MR && i < Mg; r++, i++) \
+                                    mg_gemm_store_##dt(yg + (ptrdiff_t)i * P + j0 + pi * NR, nc, acc[r], one, \
+                                                       bias ? bias + gi * Mg + i : 0, 0, one, k0 == 0, last); \
+                            } \
+                        if (k0 + kb >= K) break; \
+                    } \
+                } \
+            } \
+        } \
+        return 0; \
+    }
+MG_FLOAT(MG_CONV2D_IM2COL, conv2d_im2col)
+
+/* ---- dwconv2d: depthwise 3x3 (group == C == M, dilation 1), stride 1 or 2, any pads. Per channel and
+ * output row, the three input rows' taps are splatted once (a row outside the input gets zero weights
+ * and reads row 0), then 4 vectors of outputs at a time (4 independent chains of 9 multiply-adds; stride
+ * 2 through even-lane loads), single vectors, and scalar clipped taps at the borders. Same ints as
+ * conv2d. */
+#define MG_DWCONV2D(dt, op) \
+    MG_INLINE mg_##dt##_vt mg_dw_vec_##dt(const mg_##dt##_t *const xr[3], ptrdiff_t i, const mg_##dt##_vt wv[9], \
+                                          mg_##dt##_vt acc, const int S) { \
+        MG_TYPES(dt); \
+        for (int r = 0; r < 3; r++) \
+            for (int kw = 0; kw < 3; kw++) \
+                acc += wv[r * 3 + kw] * (S == 1 ? MG_LOAD(VT, xr[r] + i + kw) : MG_LOAD_EVEN(VT, xr[r] + 2 * i + kw)); \
+        return acc; \
+    } \
+    static void mg_dw_row_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, mg_##dt##_t b, mg_##dt##_t *yr, \
+                               int32_t H, int32_t W, int32_t OW, int32_t row, int32_t pl, const mg_act *act, const int S) { \
+        MG_TYPES(dt); \
+        const T *xr[3]; \
+        VT wv[9]; \
+        T ws[9]; \
+        for (int r = 0; r < 3; r++) { \
+            int ok = (uint32_t)(row + r) < (uint32_t)H; \
+            xr[r] = x + (ok ? (ptrdiff_t)(row + r) * W : 0) - pl; /* xr[r][ow*S + kw] = x[row + r, ow*S - pl + kw] */ \
+            for (int kw = 0; kw < 3; kw++) { ws[r * 3 + kw] = ok ? w[r * 3 + kw] : 0; wv[r * 3 + kw] = MG_SPLAT(VT, ws[r * 3 + kw]); } \
+        } \
+        VT vb = MG_SPLAT(VT, b); \
+        int32_t lo = (pl + S - 1) / S, ow = lo; /* first column whose taps are all inside */ \
+        /* a block of n outputs from ow reads up to column (ow + n - 1)*S - pl + 2 (+1 for stride 2) */ \
+        for (; ow + 4 * L <= OW && (ow + 4 * L - 1) * S - pl + 1 + S < W; ow += 4 * L) { \
+            VT a0 = mg_dw_vec_##dt(xr, ow, wv, vb, S), a1 = mg_dw_vec_##dt(xr, ow + L, wv, vb, S); \
+            VT a2 = mg_dw_vec_##dt(xr, ow + 2 * L, wv, vb, S), a3 = mg_dw_vec_##dt(xr, ow + 3 * L, wv, vb, S); \
+            MG_STORE(yr + ow, mg_vact_##dt(a0, act)); MG_STORE(yr + ow + L, mg_vact_##dt(a1, act)); \
+            MG_STORE(yr + ow + 2 * L, mg_vact_##dt(a2, act)); MG_STORE(yr + ow + 3 * L, mg_vact_##dt(a3, act)); \
+        } \
+        for (; ow + L <= OW && (ow + L - 1) * S - pl + 1 + S < W; ow += L) \
+            MG_STORE(yr + ow, mg_vact_##dt(mg_dw_vec_##dt(xr, ow, wv, vb, S), act)); \
+        for (int32_t o = 0; o < OW; o++) { \
+            if (o == lo) o = ow > lo ? ow : lo; \
+            if (o >= OW) break; \
+            T s = b; \
+            for (int kw = 0; kw < 3; kw++) { \
+                int32_t col = o * S - pl + kw; \
+                if ((uint32_t)col < (uint32_t)W) \
+                    for (int r = 0; r < 3; r++) s += ws[r * 3 + kw] * xr[r][(ptrdiff_t)o * S + kw]; \
+            } \
+            yr[o] = mg_vact_##dt(MG_SPLAT(VT, s), act)[0]; \
+        } \
+    } \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8]; \
+        int32_t G = p[9], pt = p[10], pl = p[11], sh = p[12], sw = p[13], dh = p[14], dw = p[15]; \
+        mg_act act = mg_act_from(p[16], p[17], p[18]); \
+        MG_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0 && OH >= 0 && OW >= 0, MG_NAME(dt, op), "sizes must be >= 0"); \
+        MG_CHECK(G == C && M == C && KH == 3 && KW == 3 && dh == 1 && dw == 1, MG_NAME(dt, op), \
+                 "only depthwise 3x3 (group == C == M, dilation 1)"); \
+        MG_CHECK_GOT(sh == sw && (sh == 1 || sh == 2), MG_NAME(dt, op), "strides must be 1 or 2", sh); \
+        MG_CHECK(pt >= 0 && pl >= 0, MG_NAME(dt, op), "pads must be >= 0"); \
+        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
+        const T *x = (const T *)(uintptr_t)t[0], *w = (const T *)(uintptr_t)t[1]; \
+        const T *bias = (const T *)(uintptr_t)t[2]; \
+        T *y = (T *)(uintptr_t)t[3]; \
+        for (int32_t nc = 0; nc < N * C; nc++) { \
+            const T *xp = x + (ptrdiff_t)nc * H * W, *wc = w + (nc % C) * 9; \
+            T b = bias ? bias[nc % C] : 0; \
+            T *yp = y + (ptrdiff_t)nc * OH * OW; \
+            for (int32_t oh = 0; oh < OH; oh++) { \
+                if (sh == 1) mg_dw_row_##dt(xp, wc, b, yp + (ptrdiff_t)oh * OW, H, W, OW, oh - pt, pl, &act, 1); \
+                else mg_dw_row_##dt(xp, wc, b, yp + (ptrdiff_t)oh * OW, H, W, OW, oh * 2 - pt, pl, &act, 2); \
+            } \
+        } \
+        return 0; \
+    }
+MG_FLOAT(MG_DWCONV2D, dwconv2d)

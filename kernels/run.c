@@ -2,7 +2,7 @@
  * the ABI version and the error buffer (the module's only mutable static state). */
 #include "mg.h"
 
-#define MG_ABI_VERSION 1
+#define MG_ABI_VERSION 2
 
 static char mg_error[256];
 

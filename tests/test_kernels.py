@@ -20,7 +20,8 @@ NUM = FLOATS + INTS
 ABI = {
     **{op: NUM for op in ("add", "sub", "mul", "div", "argmax", "argmin", "equal_count")},
     "relu": ("f32", "f64", "i8", "i16", "i32", "i64"),
-    **{op: FLOATS for op in ("sigmoid", "tanh", "gemm", "conv2d", "avgpool2d", "softmax", "logsoftmax")},
+    **{op: FLOATS for op in ("sigmoid", "tanh", "gemm", "conv2d", "conv2d_im2col", "dwconv2d", "avgpool2d", "softmax",
+                             "logsoftmax")},
     "maxpool2d": ("f32", "f64", "i8", "u8"),
     "copy": ("u8",),
 }
@@ -310,6 +311,36 @@ def test_equal_count_i8_wraps():
     assert kh.run("u8_equal_count", [a.view(np.uint8)] * 2, [((1,), "u8")], [300])[0][0] == 44
 
 
+# ---- fused activations (gemm and conv epilogues) ----------------------------------------------------------
+
+# code -> (a, b) params; the act ints are [code, f32 bits of a, f32 bits of b]
+ACTS = {0: (0.0, 0.0), 1: (0.0, 0.0), 2: (-0.5, 1.25), 3: (0.0, 0.0), 4: (0.0, 0.0), 5: (0.0, 0.0), 6: (0.1, 0.0)}
+
+
+def act_ints(code: int) -> list[int]:
+    a, b = ACTS[code]
+    return [code, kh.f32_bits(a), kh.f32_bits(b)]
+
+
+def act_ref(y: np.ndarray, code: int) -> np.ndarray:
+    """The activation in float64 (math.erf for gelu)."""
+    import math
+    a, b = (float(np.float32(v)) for v in ACTS[code])
+    if code == 1:
+        return np.maximum(y, 0)
+    if code == 2:
+        return np.minimum(np.maximum(y, a), b)
+    if code == 3:
+        return 1 / (1 + np.exp(-y))
+    if code == 4:
+        return y * np.clip(y / 6 + 0.5, 0, 1)
+    if code == 5:
+        return 0.5 * y * (1 + np.vectorize(math.erf)(y / np.sqrt(2)))
+    if code == 6:
+        return np.where(y < 0, a * y, y)
+    return y
+
+
 # ---- gemm -----------------------------------------------------------------------------------------------
 
 GEMM_TOL = {"f32": (1e-4, 1e-5), "f64": (1e-12, 1e-13)}  # rtol, atol per unit of sqrt(K)
@@ -328,7 +359,7 @@ def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_
         crs, ccs = {"scalar": (0, 0), "row": (0, 1), "col": (1, 0), "full": (N, 1)}[c_kind]
         cfull = np.broadcast_to(c.reshape((M, 1)) if c_kind == "col" else c, (M, N)).astype(np.float64)
     ints = [M, N, K, ta, tb, kh.f32_bits(alpha), kh.f32_bits(beta), crs, ccs, batch,
-            a[0].size, 0 if b_shared else b[0].size, act]
+            a[0].size, 0 if b_shared else b[0].size, *act_ints(act)]
     got = kh.run(name, [a, b, c], [((batch, M, N), dt)], ints, alias=alias)[0]
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     opa = a64.transpose(0, 2, 1) if ta else a64
@@ -336,8 +367,7 @@ def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_
     ref = np.float32(alpha).astype(np.float64) * (opa @ opb)
     if cfull is not None:
         ref = ref + np.float64(np.float32(beta)) * cfull
-    if act:
-        ref = np.maximum(ref, 0)
+    ref = act_ref(ref, act)
     rtol, atol = GEMM_TOL[dt]
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * np.sqrt(max(K, 1)) * 4,
                                err_msg=f"{name} M={M} N={N} K={K} ta={ta} tb={tb} C={c_kind}")
@@ -373,6 +403,14 @@ def test_gemm_batch_act_and_k_blocks(name):
 
 
 @covers("gemm")
+@pytest.mark.parametrize("act", list(ACTS))
+def test_gemm_activations(name, act):
+    """Every act code on every gemm path (packed, rows of B, dot products with B^T), several K blocks."""
+    for M, N, K, tb in [(17, 19, 33, 0), (9, 13, 300, 1), (1, 21, 9, 0), (3, 10, 7, 1), (64, 64, 64, 0)]:
+        run_gemm(name, M, N, K, tb=tb, act=act, c_kind="row", alpha=1.5, beta=0.5)
+
+
+@covers("gemm")
 @pytest.mark.parametrize("M", [1, 2, 3, 4, 5])
 def test_gemm_small_m(name, M):
     """Few rows take unpacked paths (rows of B streamed, or dot products with B^T)."""
@@ -389,7 +427,7 @@ def test_gemm_in_place_c(name):
     rng = np.random.default_rng(9)
     for M, N, K, tb in [(5, 7, 3, 0), (9, 13, 600, 0), (1, 13, 20, 0), (2, 9, 11, 1)]:
         a, b, c = rand(dt, (M, K), rng), rand(dt, (N, K) if tb else (K, N), rng), rand(dt, (M, N), rng)
-        ints = [M, N, K, 0, tb, kh.f32_bits(1.0), kh.f32_bits(0.5), N, 1, 1, 0, 0, 0]
+        ints = [M, N, K, 0, tb, kh.f32_bits(1.0), kh.f32_bits(0.5), N, 1, 1, 0, 0, 0, 0, 0]
         got = kh.run(name, [a, b, c], [((M, N), dt)], ints, alias={0: 2})[0]
         ref = a.astype(np.float64) @ (b.T if tb else b).astype(np.float64) + 0.5 * c.astype(np.float64)
         rtol, atol = GEMM_TOL[dt]
@@ -442,24 +480,85 @@ CONV_CASES = [
 ]
 
 
-@covers("conv2d")
-@pytest.mark.parametrize("case", range(len(CONV_CASES)))
-def test_conv2d(name, case):
-    dt = split(name)[0]
-    N, C, H, W, M, KH, KW, pads, strides, dils, group, has_bias, act = CONV_CASES[case]
+def run_conv(name, case, act=None):
+    """Runs conv kernel `name` (conv2d, conv2d_im2col with its scratch, dwconv2d, or gemm as the lowering
+    emits it for 1x1 convs) on CONV_CASES-style `case` and checks it against conv_ref."""
+    dt, op = split(name)
+    N, C, H, W, M, KH, KW, pads, strides, dils, group, has_bias, act0 = case
+    act = act0 if act is None else act
     pt, pl, pb, pr = pads
     OH = (H + pt + pb - dils[0] * (KH - 1) - 1) // strides[0] + 1
     OW = (W + pl + pr - dils[1] * (KW - 1) - 1) // strides[1] + 1
-    rng = np.random.default_rng(10 + case)
+    rng = np.random.default_rng(10 + sum(case[:5]))
     x = rand(dt, (N, C, H, W), rng)
     w = rand(dt, (M, C // group, KH, KW), rng) / 4
     bias = rand(dt, (M,), rng) if has_bias else None
-    ints = [N, C, H, W, M, OH, OW, KH, KW, group, pt, pl, strides[0], strides[1], dils[0], dils[1], act]
-    got = kh.run(name, [x, w, bias], [((N, M, OH, OW), dt)], ints)[0]
-    ref = conv_ref(x, w, bias, pads, strides, dils, group, OH, OW, act)
+    ints = [N, C, H, W, M, OH, OW, KH, KW, group, pt, pl, strides[0], strides[1], dils[0], dils[1], *act_ints(act)]
     k = C // group * KH * KW
+    if op == "conv2d_im2col":
+        scratch = np.full(-(-(M // group) // 4) * 4 * k, np.nan, npdt(dt))  # every element written before read
+        got = kh.run(name, [x, w, bias, scratch], [((N, M, OH, OW), dt)], ints)[0]
+    elif op == "gemm":
+        assert group == 1 and KH == KW == 1 and strides == dils == (1, 1) and pads == (0, 0, 0, 0)
+        gints = [M, H * W, C, 0, 0, kh.f32_bits(1.0), kh.f32_bits(1.0 if has_bias else 0.0), 1, 0, N, 0, C * H * W,
+                 *act_ints(act)]
+        got = kh.run(name, [w, x, bias], [((N, M, OH, OW), dt)], gints)[0]
+    else:
+        got = kh.run(name, [x, w, bias], [((N, M, OH, OW), dt)], ints)[0]
+    ref = act_ref(conv_ref(x, w, bias, pads, strides, dils, group, OH, OW, 0), act)
     rtol, atol = GEMM_TOL[dt]
-    np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * np.sqrt(k) * 16)
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * np.sqrt(k) * 16, err_msg=f"{name} {case} act={act}")
+
+
+@covers("conv2d", "conv2d_im2col")
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+def test_conv2d(name, case):
+    run_conv(name, CONV_CASES[case])
+
+
+# im2col + GEMM: chunks of 64 (f32) / 32 (f64) output pixels, panels of 8 / 4, K blocks of 128, 4-row tiles
+IM2COL_CASES = [
+    (1, 16, 12, 12, 20, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 1),  # 144 pixels: chunk and panel edges
+    (2, 32, 9, 13, 7, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 0),  # stride 2, M not a multiple of 4
+    (1, 64, 8, 24, 9, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, False, 0),  # K = 576: 5 K blocks, rows of 24
+    (1, 20, 10, 40, 12, 3, 3, (0, 2, 1, 0), (2, 2), (1, 1), 1, True, 1),  # asymmetric pads, stride-2 wide rows
+    (1, 8, 9, 35, 8, 3, 3, (2, 2, 2, 2), (1, 1), (2, 2), 2, True, 0),  # dilation and groups
+    (1, 24, 7, 7, 33, 1, 1, (0, 0, 0, 0), (2, 2), (1, 1), 1, True, 0),  # 1x1 stride 2
+    (1, 3, 40, 40, 16, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 1),  # K = 27: few channels
+    (1, 130, 5, 5, 6, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, False, 0),  # K = 130: one element past a block
+]
+
+
+@covers("conv2d_im2col")
+@pytest.mark.parametrize("case", range(len(IM2COL_CASES)))
+def test_conv2d_im2col(name, case):
+    run_conv(name, IM2COL_CASES[case])
+
+
+DW_CASES = [  # N, C, H, W, pads, stride
+    (1, 3, 8, 8, (1, 1, 1, 1), 1), (2, 5, 9, 17, (1, 1, 1, 1), 1), (1, 4, 12, 40, (1, 1, 1, 1), 1),
+    (1, 4, 12, 40, (1, 1, 1, 1), 2), (1, 3, 11, 37, (1, 1, 1, 1), 2), (1, 2, 7, 56, (0, 0, 1, 1), 2),
+    (1, 2, 5, 33, (0, 0, 0, 0), 1), (1, 2, 6, 21, (2, 2, 2, 2), 1), (1, 2, 2, 2, (1, 1, 1, 1), 2),
+    (1, 2, 1, 1, (1, 1, 1, 1), 1), (1, 1, 9, 70, (1, 0, 1, 2), 2),
+]
+
+
+@covers("dwconv2d")
+@pytest.mark.parametrize("case", range(len(DW_CASES)))
+def test_dwconv2d(name, case):
+    N, C, H, W, pads, s = DW_CASES[case]
+    run_conv(name, (N, C, H, W, C, 3, 3, pads, (s, s), (1, 1), C, case % 2 == 0, case % 7))
+
+
+@pytest.mark.parametrize("act", list(ACTS))
+def test_conv_paths_activations(act):
+    """Every act code on every conv path: direct, im2col, depthwise, 1x1 as gemm (with and without bias)."""
+    for dt in FLOATS:
+        run_conv(f"{dt}_conv2d", (1, 3, 6, 21, 5, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0), act)
+        run_conv(f"{dt}_conv2d_im2col", (1, 16, 6, 21, 5, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 0), act)
+        run_conv(f"{dt}_dwconv2d", (1, 3, 6, 21, 3, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 3, True, 0), act)
+        run_conv(f"{dt}_gemm", (2, 7, 5, 13, 6, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, True, 0), act)
+        run_conv(f"{dt}_gemm", (1, 9, 3, 3, 17, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, False, 0), act)
 
 
 # ---- pools ----------------------------------------------------------------------------------------------
@@ -568,15 +667,19 @@ def test_bad_nd_fails_with_message():
 
 
 @pytest.mark.parametrize("name,ints,expect", [
-    ("f32_gemm", [2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2], "act"),
-    ("f32_gemm", [-1, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], ">= 0"),
-    ("f32_conv2d", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0], "group"),
+    ("f32_gemm", [2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 7, 0, 0], "act"),
+    ("f32_gemm", [-1, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], ">= 0"),
+    ("f32_conv2d", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
+    ("f32_conv2d", [1, 4, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, -1, 0, 0], "act"),
+    ("f32_conv2d_im2col", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
+    ("f32_dwconv2d", [1, 4, 4, 4, 4, 4, 4, 3, 3, 4, 0, 0, 3, 3, 1, 1, 0, 0, 0], "strides"),
+    ("f32_dwconv2d", [1, 4, 4, 4, 4, 4, 4, 5, 5, 4, 0, 0, 1, 1, 1, 1, 0, 0, 0], "depthwise 3x3"),
     ("i8_argmax", [1, 0, 1, 0], "n"),
     ("f32_relu", [4, 5], "wrong number of ints"),
 ])
 def test_bad_params(name, ints, expect):
     x = np.zeros(64, npdt(split(name)[0]))
-    n_tensors = {"gemm": 4, "conv2d": 4}.get(split(name)[1], 2)
+    n_tensors = {"gemm": 4, "conv2d": 4, "dwconv2d": 4, "conv2d_im2col": 5}.get(split(name)[1], 2)
     with pytest.raises(kh.KernelFailed) as e:
         kh.run(name, [x] * (n_tensors - 1), [((4,), "i64")], ints)
     assert expect in e.value.message and split(name)[1] in e.value.message

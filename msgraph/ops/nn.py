@@ -12,6 +12,21 @@ from ._util import broadcast_shape, broadcast_strides, collapse, f32_bits, norm_
 
 FLOATS = (dt.F32, dt.F64)
 
+# Fused activations (attrs `activation`, `activation_params` set by the fusion pass) -> the kernels' act codes.
+ACT_CODES = {"": 0, "relu": 1, "clip": 2, "sigmoid": 3, "hardswish": 4, "gelu": 5, "leakyrelu": 6}
+_ACT_DEFAULTS = {"clip": (-math.inf, math.inf), "leakyrelu": (0.01,)}
+
+
+def act_ints(node) -> list[int]:
+    """[act, act_alpha_bits, act_beta_bits] for the node's fused activation (none when the attrs are absent)."""
+    name = node.attr("activation", "") or ""
+    name = name.decode() if isinstance(name, bytes) else name
+    if name not in ACT_CODES:
+        raise UnsupportedOpError([(node.name, node.op, node.domain, 0, f"fused activation '{name}'")])
+    params = [float(v) for v in (node.attr("activation_params", ()) or _ACT_DEFAULTS.get(name, ()))]
+    params += [0.0] * (2 - len(params))
+    return [ACT_CODES[name], f32_bits(params[0]), f32_bits(params[1])]
+
 
 # ---------------------------------------------------------------- MatMul / Gemm
 def _matmul_dims(node, a: tuple, b: tuple):
@@ -50,7 +65,7 @@ def _lower_matmul(ctx: Lowering) -> None:
         offs = [sum(i * s[kdim] for kdim, i in enumerate(idx)) * item for s in (sa, sb)]
         ctx.emit(f"{a.dtype.name}_gemm",
                  [ctx.input(0, offs[0]), ctx.input(1, offs[1]), None, ctx.output(0, flat * dims[-1] * m * n * item)],
-                 [m, n, k, 0, 0, one, 0, 0, 0, dims[-1], sa[-1], sb[-1], 0])
+                 [m, n, k, 0, 0, one, 0, 0, 0, dims[-1], sa[-1], sb[-1], *act_ints(ctx.node)])
 
 
 def _gemm_attrs(attrs: dict, opset: int) -> dict:
@@ -85,7 +100,7 @@ def _lower_gemm(ctx: Lowering) -> None:
     beta = ctx.node.attr("beta", 1.0) if c is not None else 0.0
     ctx.emit(f"{a.dtype.name}_gemm", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)],
              [m, n, k, ctx.node.attr("transA", 0), ctx.node.attr("transB", 0), f32_bits(ctx.node.attr("alpha", 1.0)),
-              f32_bits(beta), cs[0], cs[1], 1, 0, 0, 0])
+              f32_bits(beta), cs[0], cs[1], 1, 0, 0, *act_ints(ctx.node)])
 
 
 # ---------------------------------------------------------------- windows: Conv and pooling
@@ -162,10 +177,31 @@ def _as_2d(node, x: TensorType, kernel: tuple):
 
 
 def _lower_conv(ctx: Lowering) -> None:
+    """Picks the conv path by shape: 1x1 stride-1 unpadded convs are one batched gemm step (Y[n] = W @ X[n]);
+    3x3 depthwise convs (stride 1 or 2) a dedicated kernel; convs with >= 4 output channels per group im2col +
+    GEMM (measured faster than the direct kernel even for LeNet's 1 -> 6 5x5, kernels/bench_conv.py); the
+    rest (other grouped convs) the direct kernel."""
     x, w = ctx.in_types[0], ctx.in_types[1]
     hw, k, o, p, s, d = _as_2d(ctx.node, x, tuple(w.shape[2:]))
-    ctx.emit(f"{x.dtype.name}_conv2d", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)],
-             [x.shape[0], x.shape[1], *hw, w.shape[0], *o, *k, ctx.node.attr("group", 1), p[0], p[1], *s, *d, 0])
+    n, c, m, group = x.shape[0], x.shape[1], w.shape[0], ctx.node.attr("group", 1)
+    act = act_ints(ctx.node)
+    ints = [n, c, *hw, m, *o, *k, group, p[0], p[1], *s, *d, *act]
+    name = x.dtype.name
+    if group == 1 and k == (1, 1) and s == (1, 1) and p == (0, 0, 0, 0):
+        has_bias = ctx.input(2) is not None
+        ctx.emit(f"{name}_gemm", [ctx.input(1), ctx.input(0), ctx.input(2), ctx.output(0)],
+                 [m, hw[0] * hw[1], c, 0, 0, f32_bits(1.0), f32_bits(1.0 if has_bias else 0.0), 1, 0,
+                  n, 0, c * hw[0] * hw[1], *act])
+        return
+    cg, mg = c // group, m // group
+    if group == c == m and k == (3, 3) and d == (1, 1) and s in ((1, 1), (2, 2)):
+        ctx.emit(f"{name}_dwconv2d", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)], ints)
+        return
+    if mg >= 4:
+        scratch = ctx.new_scratch(-(-mg // 4) * 4 * cg * k[0] * k[1] * x.dtype.itemsize)
+        ctx.emit(f"{name}_conv2d_im2col", [ctx.input(0), ctx.input(1), ctx.input(2), scratch, ctx.output(0)], ints)
+        return
+    ctx.emit(f"{name}_conv2d", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)], ints)
 
 
 def _pool_infer(node, types, consts):

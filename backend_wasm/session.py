@@ -13,10 +13,10 @@ from msgraph.errors import InputError
 from msgraph.infer import infer
 from msgraph.ir import Graph
 from msgraph.onnx_import import import_onnx
+from msgraph.passes import optimize
 from msgraph.plan import build_plan
 
 from .executor import Executor
-
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,15 @@ def _type_name(dtype) -> str:
 class InferenceSession:
     """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels."""
 
-    def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, **_ignored):
+    def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, optimize: bool = True,
+                 **_ignored):
         self.graph: Graph = model if isinstance(model, Graph) else import_onnx(model)
         self._cache: OrderedDict[tuple, Executor] = OrderedDict()
         self._max = max_cached_plans
         self._kernels = kernels  # another kernels .wasm (default: the package's own)
+        self._optimize = optimize  # msgraph.passes.optimize before planning (fusions, folds)
         self._by_value = ops.value_inputs(self.graph)  # inputs an op needs as constants: bound per value
+        self._fast: dict[tuple, Executor] = {}  # requested outputs -> the executor last used for them
         if not self._by_value and all(v.type.is_static for v in self.graph.values.values()):
             self._executor(tuple(tuple(self.graph.values[i].type.shape) for i in self.graph.inputs), (),
                            tuple(self.graph.outputs), {})  # plan and load now: errors surface at construction
@@ -61,9 +64,12 @@ class InferenceSession:
             g = self.graph
             if self._by_value or not all(v.type.is_static for v in g.values.values()):
                 g = infer(g, dict(zip(g.inputs, shapes)), {n: feeds[n] for n in self._by_value})
+            if self._optimize:
+                g = optimize(g, keep=outputs)
             ex = self._cache[key] = Executor(build_plan(g, list(outputs)), self._kernels)
             if len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+                _, old = self._cache.popitem(last=False)
+                self._fast = {k: v for k, v in self._fast.items() if v is not old}
         self._cache.move_to_end(key)
         return ex
 
@@ -96,5 +102,14 @@ class InferenceSession:
         return self._prepare(output_names, input_feed).plan
 
     def run(self, output_names, input_feed: dict, run_options=None) -> list[np.ndarray]:
+        key = tuple(output_names) if output_names else ()
+        fast = self._fast.get(key)
+        if fast is not None and input_feed.__class__ is dict:
+            out = fast.run_fast(input_feed)  # the cached signature: only dtype/shape checks
+            if out is not None:
+                return out
         ex = self._prepare(output_names, input_feed)
-        return ex({b.name: input_feed[b.name] for b in ex.plan.inputs})
+        out = ex({b.name: input_feed[b.name] for b in ex.plan.inputs})
+        if not self._by_value:
+            self._fast[key] = ex
+        return out

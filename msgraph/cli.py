@@ -89,6 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from .infer import infer
     from .onnx_import import import_onnx
+    from .passes import optimize
     from .plan import build_plan
 
     graph = import_onnx(args.model)
@@ -98,6 +99,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if unbound:
             raise InputError(f"inputs {unbound} have symbolic dims: give --shape NAME=D1,D2,...")
         graph = infer(graph, shapes)
+    if not args.no_optimize:
+        graph = optimize(graph, keep=args.output or None)
     plan = build_plan(graph, args.output or None)
     if args.json:
         d = json.loads(plan.to_json())
@@ -200,6 +203,7 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--shape", action="append", default=[], metavar="NAME=D1,D2,..",
                     help="bind an input's symbolic dims")
     pl.add_argument("--output", "-o", action="append", default=[], metavar="NAME", help="plan for these outputs")
+    pl.add_argument("--no-optimize", action="store_true", help="plan the graph as imported (no fusions or folds)")
     pl.set_defaults(func=cmd_plan)
     c = sub.add_parser("check", help="which of a model's ops run here; exits 1 if any does not")
     c.add_argument("model")

@@ -8,6 +8,9 @@ The IR's canonical attributes are written back as ONNX expects at that opset:
   coerce_2d=1 at opset >= 13 as Flatten -> Softmax -> Reshape(Shape(x)); coerce_2d=0 at opset < 13 as
   Transpose -> Softmax(last axis) -> Transpose. Both give the same numbers as the IR node.
 - Reshape/Squeeze/Unsqueeze: `shape`/`axes` go to an attribute or a constant input, as the opset wants.
+- A fused activation (attrs `activation`, `activation_params`, set by msgraph.passes.fuse_activation) is
+  written back as its own node after the producer: Relu, Clip, Sigmoid, LeakyRelu, HardSwish (HardSigmoid
+  and Mul before opset 14), Gelu (the Erf form x * (1 + erf(x / sqrt 2)) * 0.5 before opset 20).
 - EqualCount (MindSpore, not ONNX) becomes Equal -> Cast(int64) -> ReduceSum(keepdims) -> Reshape([1]) ->
   Cast(input dtype); the last Cast wraps large counts in small integer dtypes like numpy's astype.
 Any other attribute is checked against the ONNX schema: one with no ONNX meaning raises GraphError.
@@ -210,6 +213,67 @@ _EXPORT: dict[str, Callable[[_Ctx, Node], None]] = {
 }
 
 
+_FUSED = ("activation", "activation_params")
+
+
+def _activation(ctx: _Ctx, node: Node, x: str, y: str) -> None:
+    """The fused activation of `node` as ONNX node(s) from x to y."""
+    act = node.attrs["activation"]
+    act = act.decode() if isinstance(act, bytes) else act
+    params = tuple(float(p) for p in node.attrs.get("activation_params") or ())
+    dt = ctx.type(y).dtype.np
+    name = ctx.fresh(f"{node.name}/{act}")
+
+    def scalar(tag: str, v: float) -> str:
+        return ctx.const(f"{name}/{tag}", np.array(v, dt))
+
+    if act in ("relu", "sigmoid"):
+        return ctx.emit(act.capitalize(), [x], [y], name)
+    if act == "leakyrelu":
+        return ctx.emit("LeakyRelu", [x], [y], name, alpha=params[0] if params else 0.01)
+    if act == "clip":
+        lo, hi = (params + (-np.inf, np.inf)[len(params):])[:2]
+        if ctx.opset < 11:
+            return ctx.emit("Clip", [x], [y], name, min=float(lo), max=float(hi))
+        return ctx.emit("Clip", [x, "" if lo == -np.inf else scalar("min", lo),
+                                 "" if hi == np.inf else scalar("max", hi)], [y], name)
+    if act == "hardswish":
+        if ctx.opset >= 14:
+            return ctx.emit("HardSwish", [x], [y], name)
+        gate = ctx.fresh(f"{name}/gate")
+        ctx.emit("HardSigmoid", [x], [gate], gate, alpha=1.0 / 6.0, beta=0.5)
+        return ctx.emit("Mul", [x, gate], [y], name)
+    if act == "gelu":
+        if ctx.opset >= 20:
+            return ctx.emit("Gelu", [x], [y], name)
+        if ctx.opset < 9:
+            raise ctx.fail(node, "a fused GELU needs opset >= 9 (Erf)")
+        d, e, a, m = (ctx.fresh(f"{name}/{s}") for s in ("div", "erf", "add", "mul"))
+        ctx.emit("Div", [x, scalar("sqrt2", np.sqrt(2.0))], [d], d)
+        ctx.emit("Erf", [d], [e], e)
+        ctx.emit("Add", [e, scalar("one", 1.0)], [a], a)
+        ctx.emit("Mul", [x, a], [m], m)
+        return ctx.emit("Mul", [m, scalar("half", 0.5)], [y], name)
+    raise ctx.fail(node, f"unknown fused activation '{act}'")
+
+
+def _export_node(ctx: _Ctx, node: Node) -> None:
+    if not node.attrs.get("activation"):
+        return _EXPORT.get(node.op, _generic)(ctx, node)
+    y = node.outputs[0]
+    plain = Node(node.op, node.inputs, node.outputs, {k: v for k, v in node.attrs.items() if k not in _FUSED},
+                 node.name, node.domain)
+    first = len(ctx.nodes)
+    _EXPORT.get(node.op, _generic)(ctx, plain)
+    pre = ctx.fresh(f"{y}/pre_{node.attrs['activation']}")
+    for proto in ctx.nodes[first:]:  # the producer's node(s) now write `pre`
+        for field in (proto.input, proto.output):
+            for k, v in enumerate(field):
+                if v == y:
+                    field[k] = pre
+    _activation(ctx, node, pre, y)
+
+
 def _value_info(graph: Graph, name: str) -> onnx.ValueInfoProto:
     t = graph.type(name)
     return helper.make_tensor_value_info(name, t.dtype.onnx, list(t.shape))
@@ -224,7 +288,7 @@ def to_onnx(graph: Graph, producer: str = "msgraph") -> onnx.ModelProto:
     for node in graph.nodes:
         if node.domain not in ("", "ai.onnx"):
             raise ctx.fail(node, f"domain '{node.domain}'")
-        _EXPORT.get(node.op, _generic)(ctx, node)
+        _export_node(ctx, node)
     used = {i for n in graph.nodes for i in n.inputs if i} | set(graph.outputs)
     inits = [numpy_helper.from_array(np.asarray(v.const, order="C"), k) for k, v in graph.values.items()
              if v.const is not None and k in used and k not in graph.inputs]

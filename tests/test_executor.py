@@ -1,0 +1,134 @@
+"""The executor's fast call path: results, kernel faults and traps through the unchecked call, the fast
+run() path falling back to full checks, outputs that are copies, weights held once (in the arena)."""
+import gc
+import time
+
+import numpy as np
+import pytest
+from onnx_builders import lenet5
+
+import msgraph
+from backend_wasm.executor import ArenaBytes, Executor
+from msgraph.dsl import GraphBuilder
+from msgraph.errors import InputError, KernelError
+from msgraph.plan import Plan, PlanStep, build_plan
+
+
+def add_graph(n: int = 1):
+    b = GraphBuilder("adds")
+    x = b.input("x", "float32", (4,))
+    y = x
+    for _ in range(n):
+        y = y + b.const(np.ones(4, np.float32))
+    b.output(y, name="y")
+    return b.build()
+
+
+def test_run_fast_and_checked_paths_agree():
+    sess = msgraph.InferenceSession(add_graph(3))
+    x = np.arange(4, dtype=np.float32)
+    for _ in range(3):  # first call plans/checks, the next ones take the cached fast path
+        (y,) = sess.run(None, {"x": x})
+        np.testing.assert_array_equal(y, x + 3)
+    (y,) = sess.run(["y"], {"x": x})  # requested by name: another cache key, same plan
+    np.testing.assert_array_equal(y, x + 3)
+
+
+def test_fast_path_still_rejects_bad_feeds():
+    sess = msgraph.InferenceSession(add_graph())
+    x = np.zeros(4, np.float32)
+    sess.run(None, {"x": x})
+    with pytest.raises(InputError, match="float32"):
+        sess.run(None, {"x": x.astype(np.float64)})
+    with pytest.raises(InputError, match="shape"):
+        sess.run(None, {"x": np.zeros(5, np.float32)})
+    with pytest.raises(InputError, match="missing"):
+        sess.run(None, {"z": x})
+    with pytest.raises(InputError, match="unexpected"):
+        sess.run(None, {"x": x, "z": x})
+    np.testing.assert_array_equal(sess.run(None, {"x": x})[0], x + 1)  # still fine after the errors
+
+
+def test_lists_and_non_contiguous_inputs_take_the_checked_path():
+    sess = msgraph.InferenceSession(add_graph())
+    sess.run(None, {"x": np.zeros(4, np.float32)})
+    strided = np.arange(8, dtype=np.float32)[::2]
+    np.testing.assert_array_equal(sess.run(None, {"x": strided})[0], strided + 1)
+    with pytest.raises(InputError):
+        sess.run(None, {"x": [1, 2, 3, 4]})  # a list is int64 for numpy: rejected like onnxruntime
+
+
+def test_outputs_are_copies_not_arena_views():
+    sess = msgraph.InferenceSession(add_graph())
+    (a,) = sess.run(None, {"x": np.zeros(4, np.float32)})
+    (b,) = sess.run(None, {"x": np.ones(4, np.float32)})
+    np.testing.assert_array_equal(a, np.ones(4))
+    np.testing.assert_array_equal(b, np.full(4, 2.0))
+    assert a.flags.owndata or a.base is None or a.base is not b.base
+
+
+def test_other_outputs_get_their_own_fast_entry(rng):
+    m = lenet5()
+    sess = msgraph.InferenceSession(m)
+    x = rng.standard_normal((1, 1, 28, 28)).astype(np.float32)
+    (logits,) = sess.run(None, {"x": x})
+    p1, logits2 = sess.run(["p1", "logits"], {"x": x})
+    np.testing.assert_array_equal(logits, logits2)
+    (logits3,) = sess.run(None, {"x": x})
+    np.testing.assert_array_equal(logits, logits3)
+    assert p1.shape[0] == 1
+
+
+def test_kernel_status_names_the_node():
+    plan = build_plan(add_graph())
+    s = plan.steps[0]
+    bad = Plan(**{**plan.__dict__, "steps": (PlanStep(s.node, s.op, s.kernel, s.tensors, s.ints + (7,)),)})
+    ex = Executor(bad)
+    with pytest.raises(KernelError, match=f"node '{s.node}'.*wrong number of ints"):
+        ex.run()
+
+
+def test_a_trap_is_a_kernel_error_and_the_executor_survives():
+    plan = build_plan(add_graph())
+    s = plan.steps[0]
+    far = 1 << 30  # far beyond the memory: the kernel's load traps
+    bad = Plan(**{**plan.__dict__, "steps": (PlanStep(s.node, s.op, s.kernel, (far,) + s.tensors[1:], s.ints),)})
+    ex = Executor(bad)
+    for _ in range(2):
+        with pytest.raises(KernelError, match="trap"):
+            ex.run()
+    good = Executor(plan)
+    good.set_input("x", np.zeros(4, np.float32))
+    good.run()
+    np.testing.assert_array_equal(good.get_output("y"), np.ones(4))
+
+
+def test_weights_live_only_in_the_arena():
+    plan = build_plan(msgraph.import_onnx(lenet5()))
+    raw = bytes(plan.weights)
+    ex = Executor(plan)
+    assert isinstance(ex.plan.weights, ArenaBytes) and not ex.plan.weights.flags.writeable
+    assert np.shares_memory(ex.plan.weights, ex._memory)
+    assert bytes(ex.plan.weights) == raw
+    assert Plan.from_json(ex.plan.to_json(), bytes(ex.plan.weights)).steps == ex.plan.steps
+
+
+def test_arena_views_outlive_the_executor():
+    ex = Executor(build_plan(add_graph()))
+    weights = ex.plan.weights
+    del ex
+    gc.collect()
+    assert bytes(weights) == np.ones(4, np.float32).tobytes()
+
+
+def test_host_overhead_of_a_one_node_graph_is_small():
+    sess = msgraph.InferenceSession(add_graph())
+    feeds = {"x": np.zeros(4, np.float32)}
+    for _ in range(200):
+        sess.run(None, feeds)
+    times = []
+    for _ in range(2000):
+        t = time.perf_counter()
+        sess.run(None, feeds)
+        times.append(time.perf_counter() - t)
+    assert np.median(times) < 20e-6, f"median {np.median(times) * 1e6:.1f} us per run"

@@ -151,7 +151,9 @@ MG_FLOAT(MG_CONV2D, conv2d)
 
 /* ---- conv2d_im2col: the same conv as GEMMs, per group Y[n, g] (Mg x OH*OW) = W_g (Mg x K) @ cols (K x
  * OH*OW), K = Cg*KH*KW, with gemm.c's micro-kernel. The group's weights are packed once into the scratch
- * tensor (MR-row tiles per KC block of K: ceil(Mg / 4) * 4 * K elements); the columns are never stored
+ * tensor (MR-row tiles per KC block of K: ceil(Mg / 4) * 4 * K elements; with a single chunk of pixels
+ * each KC block is packed just before its use instead, so big weights are read from memory once); the
+ * columns are never stored
  * whole: per chunk of NT output pixels and KC block of K, im2col writes them straight into packed B
  * panels on the stack (two vector loads per panel row when its NR pixels sit in one output row inside
  * the input, stride 1 or 2; a clipped gather otherwise). The epilogue adds the bias and applies act. */
@@ -221,7 +223,8 @@ MG_FLOAT(MG_CONV2D, conv2d)
         if (P == 0 || Mg == 0) return 0; \
         for (int32_t gi = 0; gi < G; gi++) { \
             const T *wg = w + (ptrdiff_t)gi * Mg * K; \
-            for (int32_t k0 = 0; k0 < K; k0 += KC) \
+            int single = P <= NT && N == 1; /* one chunk: pack each K block as it comes (stays in cache) */ \
+            for (int32_t k0 = 0; !single && k0 < K; k0 += KC) \
                 mg_gemm_pack_a_##dt(ap + (ptrdiff_t)k0 * Mp, wg + k0, Mg, K - k0 < KC ? K - k0 : KC, K, 1); \
             for (int32_t n = 0; n < N; n++) { \
                 const T *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg) * H * W; \
@@ -239,11 +242,13 @@ MG_FLOAT(MG_CONV2D, conv2d)
                         int32_t kb = K - k0 < KC ? K - k0 : KC; \
                         const mg_act *last = k0 + kb >= K ? &act : 0; \
                         mg_im2col_pack_##dt(bp, xg, &geo, k0, kb, prow, pcol, straight, jc); \
+                        const T *apk = ap + (single ? 0 : (ptrdiff_t)k0 * Mp); \
+                        if (single) mg_gemm_pack_a_##dt(ap, wg + k0, Mg, kb, K, 1); \
                         for (int32_t i0 = 0; i0 < Mg; i0 += MR) \
                             for (int32_t pi = 0; pi * NR < jc; pi++) { \
                                 int32_t nc = jc - pi * NR < NR ? jc - pi * NR : NR; \
                                 VT acc[MR][MG_GEMM_NV]; \
-                                mg_gemm_ukr_##dt(kb, ap + (ptrdiff_t)k0 * Mp + (ptrdiff_t)i0 * kb, \
+                                mg_gemm_ukr_##dt(kb, apk + (ptrdiff_t)i0 * kb, \
                                                  bp + (ptrdiff_t)pi * kb * NR, acc); \
                                 for (int32_t r = 0, i = i0; r < MR && i < Mg; r++, i++) \
                                     mg_gemm_store_##dt(yg + (ptrdiff_t)i * P + j0 + pi * NR, nc, acc[r], one, \
@@ -294,6 +299,14 @@ MG_FLOAT(MG_CONV2D_IM2COL, conv2d_im2col)
         } \
         for (; ow + L <= OW && (ow + L - 1) * S - pl + 1 + S < W; ow += L) \
             MG_STORE(yr + ow, mg_vact_##dt(mg_dw_vec_##dt(xr, ow, wv, vb, S), act)); \
+        if (ow > lo) { /* one more vector ending at the last interior column, overlapping the done ones */ \
+            int32_t hi = OW; \
+            while (hi > ow && (hi - 1) * S - pl + 1 + S >= W) hi--; \
+            if (hi > ow && hi - L >= lo) { \
+                MG_STORE(yr + hi - L, mg_vact_##dt(mg_dw_vec_##dt(xr, hi - L, wv, vb, S), act)); \
+                ow = hi; \
+            } \
+        } \
         for (int32_t o = 0; o < OW; o++) { \
             if (o == lo) o = ow > lo ? ow : lo; \
             if (o >= OW) break; \

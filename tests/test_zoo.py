@@ -128,3 +128,16 @@ def test_mlp_and_lenet5_are_the_shipped_models():
     models = Path(__file__).resolve().parent.parent / "models"
     assert to_onnx(zoo.mlp()).SerializeToString() == (models / "mlp.onnx").read_bytes()
     assert to_onnx(zoo.lenet5()).SerializeToString() == (models / "lenet5.onnx").read_bytes()
+
+
+def test_build_script_writes_the_large_models(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    script = Path(__file__).resolve().parent.parent / "models" / "build_models.py"
+    spec = importlib.util.spec_from_file_location("build_models", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert set(mod.LARGE) <= set(zoo.MODELS)
+    (path,) = mod.build_large(tmp_path, ("transformer_encoder_layer",))
+    assert path.name == "transformer_encoder_layer.onnx"
+    assert path.read_bytes() == to_onnx(zoo.transformer_encoder_layer()).SerializeToString()  # deterministic

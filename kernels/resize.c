@@ -26,6 +26,8 @@ MG_INLINE mg_axis mg_axis_at(const int32_t *q) {
 /* The source coordinate of output index x (onnx reference's _compute_x_ori); *ext set when it falls outside
  * the input in tf_crop_and_resize. */
 static double mg_resize_coord(int32_t mode, int32_t x, const mg_axis *a, int32_t *ext) {
+    /* ow: the spec's length_resized = scale * in, fractional when a scale does not divide (onnx's reference;
+     * onnxruntime uses the integer output length there: they agree whenever scale * in is whole) */
     double y = (double)x, in = (double)a->in, ow = a->scale * in, r;
     *ext = 0;
     switch (mode) {
@@ -56,17 +58,23 @@ MG_INLINE int32_t mg_floor_clamped(double v, int32_t n) {
 
 MG_INLINE int32_t mg_clampi(int32_t i, int32_t n) { return i < 0 ? 0 : i >= n ? n - 1 : i; }
 
-/* nearest_mode: 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil. -1 marks an extrapolated
- * position. */
+/* An axis the reference skips: same size, scale 1, the whole roi. */
+MG_INLINE int mg_axis_identity(const mg_axis *a) {
+    return a->in == a->out && a->scale == 1 && a->r0 == 0 && a->r1 == 1;
+}
+
+/* nearest_mode: 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil, 4 "simple" (opset < 11: ceil
+ * when downsampling, else floor). -1 marks an extrapolated position. */
 static void mg_nearest_table(int32_t *tab, const mg_axis *a, int32_t cmode, int32_t nmode) {
     for (int32_t x = 0; x < a->out; x++) {
+        if (mg_axis_identity(a)) { tab[x] = x; continue; }
         int32_t ext;
         double v = mg_resize_coord(cmode, x, a, &ext);
         int32_t f = mg_floor_clamped(v, a->in);
         double frac = v - __builtin_floor(v);
         int32_t i = f;
         if (frac > 0 && f >= 0 && f < a->in) {
-            int up = nmode == 0 ? frac > 0.5 : nmode == 1 ? frac >= 0.5 : nmode == 3;
+            int up = nmode == 0 ? frac > 0.5 : nmode == 1 ? frac >= 0.5 : nmode == 4 ? a->scale < 1 : nmode == 3;
             i = f + up;
         }
         tab[x] = ext ? -1 : mg_clampi(i, a->in);
@@ -84,7 +92,7 @@ static void mg_nearest_table(int32_t *tab, const mg_axis *a, int32_t cmode, int3
         int32_t nd = p[0], cmode = p[1], nmode = p[2]; \
         MG_CHECK_GOT(nd >= 1 && nd <= 6, MG_STR(dt) "_resize_nearest", "nd must be in 1..6", nd); \
         MG_CHECK_GOT(cmode >= 0 && cmode < MG_N_COORD_MODES, MG_STR(dt) "_resize_nearest", "bad coordinate mode", cmode); \
-        MG_CHECK_GOT(nmode >= 0 && nmode <= 3, MG_STR(dt) "_resize_nearest", "bad nearest mode", nmode); \
+        MG_CHECK_GOT(nmode >= 0 && nmode <= 4, MG_STR(dt) "_resize_nearest", "bad nearest mode", nmode); \
         T ext = mg_bits_##dt(p[3], p[4]); \
         mg_axis ax[6]; \
         int32_t *tab[6], *s = (int32_t *)(uintptr_t)t[1]; \
@@ -135,6 +143,7 @@ MG_LAYOUT_TYPES(MG_RESIZE_NEAREST)
 #define MG_RESIZE_LINEAR(dt, ...) \
     static void mg_linear_table_##dt(int32_t *i0, int32_t *i1, mg_##dt##_t *w, const mg_axis *a, int32_t cmode) { \
         for (int32_t x = 0; x < a->out; x++) { \
+            if (mg_axis_identity(a)) { i0[x] = i1[x] = x; w[x] = 0; continue; } \
             int32_t ext; \
             double v = mg_resize_coord(cmode, x, a, &ext); \
             int32_t f = mg_floor_clamped(v, a->in); \

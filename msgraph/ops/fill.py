@@ -40,7 +40,7 @@ def _range_count(node, consts) -> int:
     start, limit, delta = (const_scalar(node, consts, k) for k in range(3))
     if delta == 0:
         raise ShapeError(f"{node}: delta must not be 0")
-    return max(int(math.ceil((float(limit) - float(start)) / float(delta))), 0)
+    return max(math.ceil((float(limit) - float(start)) / float(delta)), 0)
 
 
 @register("Range", inputs=(3, 3), dtypes=dt.NUMERIC, const_inputs=(0, 1, 2), lower=lambda ctx: ctx.emit(

@@ -141,5 +141,5 @@ def _lower_dropout(ctx: Lowering) -> None:
 @register("NonZero", inputs=(1, 1), dtypes=dt.ALL, lower=None)
 def _infer_nonzero(node, types, consts):
     raise UnsupportedOpError([(node.name, node.op, node.domain, 0,
-                               "NonZero's output shape depends on its input's values: only a constant input "
-                               "(evaluated at plan time) is supported")])
+                               ("NonZero's output shape depends on its input's values: only a constant input "
+                               "(evaluated at plan time) is supported"))])

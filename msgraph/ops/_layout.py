@@ -28,23 +28,32 @@ def f64_bits(x: float) -> tuple[int, int]:
     return lo, hi
 
 
+class RuntimeValueError(UnsupportedOpError, ShapeError):
+    """An input an op needs at plan time is not a constant: unsupported if it stays so, but a ShapeError too, so
+    that import defers the node's type while the input is a graph input the session binds by value."""
+
+
+def need_const(node, consts, idx: int) -> np.ndarray:
+    """The constant value of input idx; a value computed at run time is unsupported (the op needs it at plan time)."""
+    if consts[idx] is None:
+        raise RuntimeValueError([(node.name, node.op, node.domain, 0,
+                                   (f"input '{node.inputs[idx]}' is computed at run time; this op needs it as a "
+                                    "constant (an initializer, a graph input bound by value, or foldable)"))])
+    return consts[idx]
+
+
 def const_ints(node, consts, idx: int, attr: str | None = None) -> list[int] | None:
     """An int list given as attribute `attr` (old opsets) or as constant input `idx` (new opsets); None if absent."""
     if attr is not None and attr in node.attrs:
         return [int(v) for v in node.attrs[attr]]
     if idx < len(node.inputs) and node.inputs[idx]:
-        if consts[idx] is None:
-            raise ShapeError(f"{node}: input '{node.inputs[idx]}' must be a constant; "
-                             "values computed at run time are not supported here")
-        return [int(v) for v in np.asarray(consts[idx]).reshape(-1)]
+        return [int(v) for v in np.asarray(need_const(node, consts, idx)).reshape(-1)]
     return None
 
 
 def const_scalar(node, consts, idx: int, default=None):
     if idx < len(node.inputs) and node.inputs[idx]:
-        if consts[idx] is None:
-            raise ShapeError(f"{node}: input '{node.inputs[idx]}' must be a constant")
-        a = np.asarray(consts[idx]).reshape(-1)
+        a = np.asarray(need_const(node, consts, idx)).reshape(-1)
         if a.size != 1:
             raise ShapeError(f"{node}: input '{node.inputs[idx]}' must hold one value, got {a.size}")
         return a[0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import onnx
+from onnx import numpy_helper
 
 from .. import dtypes as dt
 from ..errors import ShapeError
@@ -14,15 +16,23 @@ from ._layout import const_ints, const_scalar, sized, value_bits
 
 
 # ---------------------------------------------------------------- ConstantOfShape
+def _cos_attrs(a: dict, opset: int) -> dict:
+    # kept as a TensorProto: the constant folder re-exports the node to ONNX, which takes no ndarray attribute
+    v = a.get("value")
+    return {} if v is None else {"value": numpy_helper.from_array(np.asarray(v).reshape(-1))}
+
+
 def _cos_value(node) -> np.ndarray:
     v = node.attr("value")
+    if isinstance(v, onnx.TensorProto):
+        v = numpy_helper.to_array(v)
     v = np.zeros(1, np.float32) if v is None else np.asarray(v).reshape(-1)
     if v.size != 1:
         raise ShapeError(f"{node}: value must hold one element, got {v.size}")
     return v
 
 
-@register("ConstantOfShape", inputs=(1, 1), const_inputs=(0,), lower=lambda ctx: _lower_cos(ctx))
+@register("ConstantOfShape", inputs=(1, 1), const_inputs=(0,), onnx_attrs=_cos_attrs, lower=lambda ctx: _lower_cos(ctx))
 def _infer_cos(node, types, consts):
     shape = const_ints(node, consts, 0)
     if min(shape, default=0) < 0:

@@ -9,7 +9,7 @@ from .. import dtypes as dt
 from ..errors import ShapeError
 from ..ir import TensorType
 from . import Lowering, register
-from ._layout import f64_bits, sized, unsupported, value_bits
+from ._layout import f64_bits, need_const, sized, unsupported, value_bits
 
 COORD = {"half_pixel": 0, "asymmetric": 1, "align_corners": 2, "pytorch_half_pixel": 3, "tf_half_pixel_for_nn": 4,
          "tf_crop_and_resize": 5, "half_pixel_symmetric": 6}
@@ -41,9 +41,7 @@ def _upsample_attrs(a: dict, opset: int) -> dict:
 
 def _const(node, consts, k: int) -> np.ndarray | None:
     if k < len(node.inputs) and node.inputs[k]:
-        if consts[k] is None:
-            raise ShapeError(f"{node}: input '{node.inputs[k]}' must be a constant")
-        a = np.asarray(consts[k]).reshape(-1)
+        a = np.asarray(need_const(node, consts, k)).reshape(-1)
         return a if a.size else None
     return None
 

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
+from onnx import numpy_helper
 from onnx.backend.test.case.node import collect_testcases
 from onnx.backend.test.runner import Runner
 
@@ -34,13 +36,18 @@ def allowlist() -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
+def _array(x) -> np.ndarray:
+    """Test data may come as TensorProtos (as BackendTest normalises them)."""
+    return numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else np.asarray(x)
+
+
 def run_case(case) -> tuple[str, str]:
     """('pass' | 'unsupported' | 'wrong' | 'error' | 'crash', detail)."""
     try:
         rep = backend.prepare(case.model)
         for inputs, refs in case.data_sets:
-            outs = rep.run(list(inputs))
-            Runner.assert_similar_outputs([np.asarray(r) for r in refs], outs, case.rtol, case.atol)
+            outs = rep.run([_array(i) for i in inputs])
+            Runner.assert_similar_outputs([_array(r) for r in refs], outs, case.rtol, case.atol)
         return "pass", ""
     except (UnsupportedOpError, UnsupportedTypeError) as e:
         return "unsupported", str(e).splitlines()[-1].strip()[:160]

@@ -97,6 +97,10 @@ def check_node(node: Node, in_types: list[TensorType | None], graph: Graph) -> l
         if f"'{node.name}'" in str(e):
             raise
         raise type(e)(f"{node}: {e}") from e  # helpers such as broadcast_shape do not know the node
+    except UnsupportedOpError as e:
+        if all(p[3] == graph.opset for p in e.problems):
+            raise
+        raise UnsupportedOpError([(p[0], p[1], p[2], p[3] or graph.opset, p[4]) for p in e.problems]) from e
     except (ValueError, IndexError, TypeError, KeyError) as e:
         raise ShapeError(f"{node}: {e}") from e
 

@@ -2,6 +2,7 @@
 (input shapes, requested outputs) signature, built on first use and cached."""
 from __future__ import annotations
 
+import ctypes
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -11,9 +12,9 @@ import onnx
 from msgraph import ops
 from msgraph.errors import InputError
 from msgraph.infer import infer
-from msgraph.ir import Graph
+from msgraph.ir import Graph, Value
 from msgraph.onnx_import import import_onnx
-from msgraph.passes import optimize
+from msgraph.passes import optimize as optimize_graph
 from msgraph.plan import build_plan
 
 from .executor import Executor
@@ -31,21 +32,66 @@ def _type_name(dtype) -> str:
     return f"tensor({onnx.helper.tensor_dtype_to_string(dtype.onnx).removeprefix('TensorProto.').lower()})"
 
 
+def _release_freed_memory() -> None:
+    """Hands memory freed by dropped weight copies back to the OS (glibc keeps freed heap pages, which would
+    count towards the peak when the arena is allocated next)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
 class InferenceSession:
     """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels."""
 
     def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, optimize: bool = True,
                  **_ignored):
-        self.graph: Graph = model if isinstance(model, Graph) else import_onnx(model)
+        graph: Graph = model if isinstance(model, Graph) else import_onnx(model)
+        self._source = model  # re-imported only to plan a value the optimised graph folded away
+        self._names = frozenset(graph.values)
         self._cache: OrderedDict[tuple, Executor] = OrderedDict()
         self._max = max_cached_plans
         self._kernels = kernels  # another kernels .wasm (default: the package's own)
         self._optimize = optimize  # msgraph.passes.optimize before planning (fusions, folds)
-        self._by_value = ops.value_inputs(self.graph)  # inputs an op needs as constants: bound per value
+        self._by_value = ops.value_inputs(graph)  # inputs an op needs as constants: bound per value
         self._fast: dict[tuple, Executor] = {}  # requested outputs -> the executor last used for them
-        if not self._by_value and all(v.type.is_static for v in self.graph.values.values()):
-            self._executor(tuple(tuple(self.graph.values[i].type.shape) for i in self.graph.inputs), (),
-                           tuple(self.graph.outputs), {})  # plan and load now: errors surface at construction
+        if not self._by_value and all(v.type.is_static for v in graph.values.values()):
+            # a static model: plan and load now (errors surface at construction); the session keeps the
+            # optimised graph, its constants viewing the arena, so the weights are held once
+            if optimize:
+                graph = optimize_graph(graph)  # the imported graph (and weights BatchNorm folded) go
+                _release_freed_memory()
+            holder = [graph]
+            del graph
+            self.graph = self._load_static(holder)
+        else:
+            self.graph = graph
+
+    def _load_static(self, holder: list[Graph]) -> Graph:
+        """Plans and loads a static graph for its outputs; returns it with its constants viewing the arena.
+        The graph's own copies are dropped before the arena is filled: at no point are the weights held
+        more than twice (graph + plan, then plan + arena)."""
+        g = holder.pop()  # the only reference: the constants go when this function drops them
+        outputs = tuple(g.outputs)
+        plan = build_plan(g, list(outputs))
+        placed = {k for k, v in g.values.items() if v.const is not None and k in plan.values}
+        g = g.replace(values={k: Value(k, v.type) if k in placed else v for k, v in g.values.items()})
+        _release_freed_memory()
+        ex = Executor(plan, self._kernels)
+        del plan
+        values = dict(g.values)
+        for k in placed:
+            values[k] = Value(k, g.values[k].type, ex.constant_view(k))
+        key = (tuple(tuple(g.values[i].type.shape) for i in g.inputs), (), outputs)
+        self._cache[key] = ex
+        return g.replace(values=values)
 
     def _arg(self, name: str) -> NodeArg:
         t = self.graph.values[name].type
@@ -62,10 +108,12 @@ class InferenceSession:
         ex = self._cache.get(key)
         if ex is None:
             g = self.graph
+            if not set(outputs) <= set(g.values):  # a value the optimised graph no longer has
+                g = self._source if isinstance(self._source, Graph) else import_onnx(self._source)
             if self._by_value or not all(v.type.is_static for v in g.values.values()):
                 g = infer(g, dict(zip(g.inputs, shapes)), {n: feeds[n] for n in self._by_value})
             if self._optimize:
-                g = optimize(g, keep=outputs)
+                g = optimize_graph(g, keep=outputs)
             ex = self._cache[key] = Executor(build_plan(g, list(outputs)), self._kernels)
             if len(self._cache) > self._max:
                 _, old = self._cache.popitem(last=False)
@@ -83,7 +131,7 @@ class InferenceSession:
                              f"unexpected {extra}")
         outputs = tuple(output_names) if output_names else tuple(g.outputs)
         for o in outputs:
-            if o not in g.values:
+            if o not in self._names:
                 raise InputError(f"'{o}' is not a value of the model; outputs are {list(g.outputs)}")
         shapes = []
         for name in g.inputs:

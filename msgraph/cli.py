@@ -156,6 +156,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench, format_result
+
+    r = bench(args.model, vs=args.vs, threads=args.threads, repeat=args.repeat, warmup=args.warmup,
+              profile=args.profile)
+    print(json.dumps(r) if args.json else format_result(r))
+    return 1 if any("error" in r[e] for e in ("msgraph", "onnxruntime") if e in r) else 0
+
+
 def op_matrix() -> tuple[list[str], list[list[str]]]:
     """Rows (op, then one cell per dtype: 'x' if supported) generated from the registry."""
     from . import dtypes
@@ -209,6 +218,15 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("model")
     c.add_argument("--json", action="store_true", help="print the report as one JSON object")
     c.set_defaults(func=cmd_check)
+    b = sub.add_parser("bench", help="latency, first-run time and peak memory (optionally against onnxruntime)")
+    b.add_argument("model", help="an .onnx file")
+    b.add_argument("--vs", choices=["onnxruntime"], help="measure onnxruntime too, in the same run")
+    b.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (default 1)")
+    b.add_argument("--repeat", type=int, default=50, help="timed runs (default 50)")
+    b.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
+    b.add_argument("--profile", action="store_true", help="time per op type (each node run on its own)")
+    b.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    b.set_defaults(func=cmd_bench)
     o = sub.add_parser("ops", help="the supported operator x dtype matrix")
     o.add_argument("--json", action="store_true")
     o.add_argument("--markdown", action="store_true")

@@ -92,18 +92,64 @@ def convert_node(proto: onnx.NodeProto, opset: int, name: str, attrs: dict | Non
     return Node(proto.op_type, tuple(proto.input), tuple(proto.output), attrs, name, proto.domain)
 
 
+SKELETON_MIN_BYTES = 4096  # initializers this large are only typed, not copied, for checking and inference
+
+
+def _copy_fields(dst, src, skip: tuple[str, ...]) -> None:
+    for field, value in src.ListFields():
+        if field.name in skip:
+            continue
+        if hasattr(value, "extend") and not isinstance(value, (str, bytes)):
+            getattr(dst, field.name).extend(value)
+        elif field.message_type is not None:
+            getattr(dst, field.name).CopyFrom(value)
+        else:
+            setattr(dst, field.name, value)
+
+
+def _skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with its large initializers turned into typed graph inputs: what onnx's checker and shape
+    inference need (both serialise the whole model, and inference returns a full copy), without copying
+    the weights. Small initializers stay: shape inference reads their values (Reshape shapes...). Raises
+    GraphError for a large initializer whose bytes do not fit its dims (the checker no longer sees it)."""
+    src = proto.graph
+    large = [i for i in src.initializer if len(i.raw_data) >= SKELETON_MIN_BYTES]
+    if not large or proto.ir_version < 4:  # before IR 4 every initializer must also be a graph input
+        return proto
+    for i in large:
+        try:
+            itemsize = helper.tensor_dtype_to_np_dtype(i.data_type).itemsize
+        except (KeyError, ValueError, TypeError) as e:
+            raise GraphError(f"invalid ONNX model: initializer '{i.name}' has data type {i.data_type}: {e}") from e
+        need = int(np.prod(list(i.dims), dtype=np.int64)) * itemsize
+        if len(i.raw_data) != need or i.data_location == onnx.TensorProto.EXTERNAL:
+            raise GraphError(f"invalid ONNX model: initializer '{i.name}' holds {len(i.raw_data)} bytes, "
+                             f"its dims {list(i.dims)} need {need}")
+    names = {i.name for i in large}
+    out = onnx.ModelProto()
+    _copy_fields(out, proto, ("graph",))
+    _copy_fields(out.graph, src, ("initializer", "input"))
+    declared = {vi.name for vi in src.input}
+    out.graph.input.extend(src.input)
+    out.graph.input.extend(helper.make_tensor_value_info(i.name, i.data_type, list(i.dims))
+                           for i in large if i.name not in declared)
+    out.graph.initializer.extend(i for i in src.initializer if i.name not in names)
+    return out
+
+
 def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | None = None) -> Graph:
     """Imports an ONNX model. `inputs`/`outputs` cut it: keep only what `outputs` need from `inputs`."""
     proto = load_model(model)
+    skeleton = _skeleton(proto)
     try:
-        onnx.checker.check_model(proto)
+        onnx.checker.check_model(skeleton)
     except Exception as e:
         raise GraphError(f"invalid ONNX model: {e}") from e
     # a model of other domains only (ai.onnx.ml, training) gets its nodes reported as unsupported below
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
                  onnx.defs.onnx_opset_version())
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+        inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=False)
     except Exception:
         inferred = proto  # our own inference still runs; theirs is only a fallback
     g = proto.graph

@@ -172,15 +172,19 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
                 break
 
     # constants: each distinct constant buffer once, at the start
-    weights = bytearray()
+    parts: list = []  # the constants' own buffers and padding, joined into the blob with one copy
+    n_weights = 0
     offset: dict[str, int] = {}
     for root, group in sorted(members.items()):
         const = group & is_const
         if const:
-            array = graph.values[sorted(const)[0]].const
-            weights += bytes(align_up(len(weights)) - len(weights))
-            offset[root] = len(weights)
-            weights += np.ascontiguousarray(array).tobytes()
+            array = np.ascontiguousarray(graph.values[sorted(const)[0]].const)
+            parts.append(bytes(align_up(n_weights) - n_weights))
+            offset[root] = n_weights = align_up(n_weights)
+            parts.append(memoryview(array.reshape(-1)).cast("B") if array.size else b"")
+            n_weights += array.nbytes
+    weights = b"".join(parts)
+    del parts
     arena_offset = align_up(len(weights))
 
     # everything else: one interval per buffer, plus per-node scratch
@@ -216,7 +220,7 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
     naive = sum(align_up(T[v].nbytes) for v in first if v not in is_const) + sum(
         align_up(i.size) for i in intervals[len(roots):])
     return Plan(steps=steps, inputs=tuple(binding(i) for i in graph.inputs), outputs=tuple(binding(o) for o in outputs),
-                weights=bytes(weights), arena_offset=arena_offset, arena_bytes=arena_bytes, naive_bytes=naive,
+                weights=weights, arena_offset=arena_offset, arena_bytes=arena_bytes, naive_bytes=naive,
                 lower_bound_bytes=lower_bound(value_bytes), values=values)
 
 

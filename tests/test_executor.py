@@ -132,3 +132,45 @@ def test_host_overhead_of_a_one_node_graph_is_small():
         sess.run(None, feeds)
         times.append(time.perf_counter() - t)
     assert np.median(times) < 20e-6, f"median {np.median(times) * 1e6:.1f} us per run"
+
+
+# ---------------------------------------------------------------- load: memory and start-up
+def _big_model(raw=None):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)  # 8 KB: a "large" initializer
+    init = numpy_helper.from_array(w, "W")
+    if raw is not None:
+        init.raw_data = raw
+    shape = numpy_helper.from_array(np.array([2, 32], np.int64), "shape")
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["x2"]), helper.make_node("Transpose", ["W"], ["Wt"]),
+             helper.make_node("MatMul", ["x2", "Wt"], ["y"])]
+    g = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 64])], [init, shape])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m, w
+
+
+def test_large_initializers_import_without_copies_and_still_checked():
+    m, w = _big_model()
+    x = np.random.default_rng(1).standard_normal((4, 16)).astype(np.float32)
+    (y,) = msgraph.InferenceSession(m).run(None, {"x": x})
+    np.testing.assert_allclose(y, x.reshape(2, 32) @ w.T, rtol=1e-4, atol=1e-5)
+    bad, _ = _big_model(raw=b"\0" * 8196)
+    with pytest.raises(msgraph.GraphError, match="'W' holds 8196 bytes"):
+        msgraph.InferenceSession(bad)
+
+
+def test_static_session_holds_weights_in_the_arena_and_plans_folded_values_again(rng):
+    m = lenet5()
+    sess = msgraph.InferenceSession(m)
+    ex = next(iter(sess._cache.values()))
+    consts = [v.const for v in sess.graph.values.values() if v.const is not None and v.const.size > 16]
+    assert consts and all(np.shares_memory(c, ex._memory) for c in consts)
+    x = rng.standard_normal((1, 1, 28, 28)).astype(np.float32)
+    gone = [n for n in msgraph.import_onnx(m).values if n not in sess.graph.values]
+    for name in gone[:2]:  # values the optimised graph folded away are still computed on request
+        (v,) = sess.run([name], {"x": x})
+        assert v.size > 0

@@ -31,7 +31,7 @@ def _fold_conv(rw: Rewriter, node: Node, bn: Node) -> Node | None:
     if p is None:
         return None
     scale, shift = p
-    w2 = (w.astype(np.float64) * scale.reshape(-1, *([1] * (w.ndim - 1)))).astype(w.dtype)
+    w2 = w * scale.astype(w.dtype).reshape(-1, *([1] * (w.ndim - 1)))  # in the weights' dtype, like onnxruntime
     b2 = ((0.0 if bias is None else bias.astype(np.float64)) * scale + shift).astype(w.dtype)
     inputs = (node.inputs[0], rw.add_const(f"{node.name}/W_bn", w2), rw.add_const(f"{node.name}/B_bn", b2))
     return Node(node.op, inputs, bn.outputs[:1], node.attrs, node.name, node.domain)
@@ -48,7 +48,8 @@ def _fold_gemm(rw: Rewriter, node: Node, bn: Node) -> Node | None:
     if p is None:
         return None
     scale, shift = p
-    b2 = b.astype(np.float64) * (scale[:, None] if node.attr("transB", 0) else scale[None, :])
+    scale_w = scale.astype(b.dtype)
+    b2 = b * (scale_w[:, None] if node.attr("transB", 0) else scale_w[None, :])
     c2 = shift if c is None else float(node.attr("beta", 1.0)) * c.astype(np.float64) * scale + shift
     if c2.ndim == 2 and c2.shape[0] == 1:
         c2 = c2.reshape(-1)

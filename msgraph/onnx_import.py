@@ -107,34 +107,46 @@ def _copy_fields(dst, src, skip: tuple[str, ...]) -> None:
             setattr(dst, field.name, value)
 
 
+def _nbytes(init: onnx.TensorProto) -> int:
+    """The bytes the initializer's dims and type declare (its data is not touched: reading raw_data copies)."""
+    try:
+        itemsize = helper.tensor_dtype_to_np_dtype(init.data_type).itemsize
+    except (KeyError, ValueError, TypeError):
+        return 0
+    return int(np.prod(list(init.dims), dtype=np.int64)) * itemsize
+
+
 def _skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """The model with its large initializers turned into typed graph inputs: what onnx's checker and shape
-    inference need (both serialise the whole model, and inference returns a full copy), without copying
-    the weights. Small initializers stay: shape inference reads their values (Reshape shapes...). Raises
-    GraphError for a large initializer whose bytes do not fit its dims (the checker no longer sees it)."""
+    """The model with its large raw initializers turned into typed graph inputs: what onnx's checker and
+    shape inference need (both serialise the whole model, and inference returns a full copy), without
+    copying the weights. Small initializers stay: shape inference reads their values (Reshape shapes...).
+    The left-out initializers' sizes are checked when they are read (`_initializer`)."""
     src = proto.graph
-    large = [i for i in src.initializer if len(i.raw_data) >= SKELETON_MIN_BYTES]
+    large = {i.name for i in src.initializer
+             if i.HasField("raw_data") and i.data_location != onnx.TensorProto.EXTERNAL
+             and _nbytes(i) >= SKELETON_MIN_BYTES}
     if not large or proto.ir_version < 4:  # before IR 4 every initializer must also be a graph input
         return proto
-    for i in large:
-        try:
-            itemsize = helper.tensor_dtype_to_np_dtype(i.data_type).itemsize
-        except (KeyError, ValueError, TypeError) as e:
-            raise GraphError(f"invalid ONNX model: initializer '{i.name}' has data type {i.data_type}: {e}") from e
-        need = int(np.prod(list(i.dims), dtype=np.int64)) * itemsize
-        if len(i.raw_data) != need or i.data_location == onnx.TensorProto.EXTERNAL:
-            raise GraphError(f"invalid ONNX model: initializer '{i.name}' holds {len(i.raw_data)} bytes, "
-                             f"its dims {list(i.dims)} need {need}")
-    names = {i.name for i in large}
     out = onnx.ModelProto()
     _copy_fields(out, proto, ("graph",))
     _copy_fields(out.graph, src, ("initializer", "input"))
     declared = {vi.name for vi in src.input}
     out.graph.input.extend(src.input)
     out.graph.input.extend(helper.make_tensor_value_info(i.name, i.data_type, list(i.dims))
-                           for i in large if i.name not in declared)
-    out.graph.initializer.extend(i for i in src.initializer if i.name not in names)
+                           for i in src.initializer if i.name in large and i.name not in declared)
+    out.graph.initializer.extend(i for i in src.initializer if i.name not in large)
     return out
+
+
+def _initializer(init: onnx.TensorProto) -> np.ndarray:
+    try:
+        array = numpy_helper.to_array(init)
+    except (ValueError, TypeError) as e:
+        raise GraphError(f"invalid ONNX model: initializer '{init.name}' ({list(init.dims)}): {e}") from e
+    if array.nbytes != _nbytes(init) and init.data_type != onnx.TensorProto.STRING:
+        raise GraphError(f"invalid ONNX model: initializer '{init.name}' holds {array.nbytes} bytes, "
+                         f"its dims {list(init.dims)} need {_nbytes(init)}")
+    return array
 
 
 def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | None = None) -> Graph:
@@ -164,7 +176,7 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
 
     values: dict[str, Value] = {}
     for init in g.initializer:
-        values[init.name] = Value.constant(init.name, numpy_helper.to_array(init))
+        values[init.name] = Value.constant(init.name, _initializer(init))
     nodes: list[Node] = []
     problems = []
     for k, np_ in enumerate(g.node):

@@ -159,7 +159,7 @@ def test_large_initializers_import_without_copies_and_still_checked():
     (y,) = msgraph.InferenceSession(m).run(None, {"x": x})
     np.testing.assert_allclose(y, x.reshape(2, 32) @ w.T, rtol=1e-4, atol=1e-5)
     bad, _ = _big_model(raw=b"\0" * 8196)
-    with pytest.raises(msgraph.GraphError, match="'W' holds 8196 bytes"):
+    with pytest.raises(msgraph.GraphError, match="initializer 'W'"):
         msgraph.InferenceSession(bad)
 
 

@@ -1,5 +1,5 @@
 """Kernels of kernels/include/mg_reduce.def (reductions, cumsum, top-k, hardmax, einsum, normalisation, LRN,
-Lp pooling, transposed convolution) against independent numpy references, at SIMD-edge sizes and edge values."""
+Lp pooling, col2im of transposed convolution) against independent numpy references, at SIMD-edge sizes and edge values."""
 from __future__ import annotations
 
 import itertools
@@ -22,7 +22,7 @@ REDUCE = ("reduce_sum", "reduce_sumsq", "reduce_asum", "reduce_prod", "reduce_ma
 ABI = {
     **{op: NUM for op in (*REDUCE, "cumsum", "topk", "einsum")},
     **{op: FLOATS for op in ("reduce_lse", "hardmax", "batchnorm", "batchnorm_train", "groupnorm", "layernorm",
-                             "lrn", "lppool", "conv_transpose")},
+                             "lrn", "lppool", "col2im")},
 }
 TESTED: set[str] = set()
 
@@ -411,45 +411,39 @@ def test_lppool(name):
         np.testing.assert_allclose(y, ref_lppool(x, k, s, pad, dil, out, p), rtol=1e-5 if dt == "f32" else 1e-12)
 
 
-def ref_conv_transpose(x, w, bias, out, pads, s, d, group):
-    n, c = x.shape[:2]
-    mg = w.shape[1]
-    m = mg * group
-    y = np.zeros((n, m, *out))
-    y += (bias if bias is not None else np.zeros(m))[None, :, None, None, None]
-    cg = c // group
-    for ci in range(c):
-        g = ci // cg
-        for i in itertools.product(*(range(v) for v in x.shape[2:])):
-            for t in itertools.product(*(range(v) for v in w.shape[2:])):
-                o = [i[k] * s[k] - pads[k] + t[k] * d[k] for k in range(3)]
-                if all(0 <= o[k] < out[k] for k in range(3)):
-                    y[(slice(None), slice(g * mg, (g + 1) * mg), *o)] += (
-                        x[(slice(None), ci, *i)][:, None].astype(np.float64) * w[(ci, slice(None), *t)])
+def ref_col2im(cols, bias, out, pads, s, d):
+    """cols [M, KD, KH, KW, D, H, W] scattered into [M, *out] at o = i * s - pad + k * d."""
+    m = cols.shape[0]
+    y = np.zeros((m, *out)) + (bias if bias is not None else np.zeros(m))[:, None, None, None]
+    ksz, isz = cols.shape[1:4], cols.shape[4:]
+    for t in itertools.product(*(range(v) for v in ksz)):
+        for i in itertools.product(*(range(v) for v in isz)):
+            o = [i[k] * s[k] - pads[k] + t[k] * d[k] for k in range(3)]
+            if all(0 <= o[k] < out[k] for k in range(3)):
+                y[(slice(None), *o)] += cols[(slice(None), *t, *i)]
     return y
 
 
-@covers("conv_transpose")
-def test_conv_transpose(name):
+@covers("col2im")
+def test_col2im(name):
     dt = name.split("_")[0]
     rng = np.random.default_rng(13)
-    cases = [  # spatial in (D, H, W), kernel, strides, dilations, pads (may be negative), group, C, M/group, extra out
-        ((1, 1, 5), (1, 1, 3), (1, 1, 1), (1, 1, 1), (0, 0, 0), 1, 1, 1, (0, 0, 0)),
-        ((1, 3, lanes(dt) + 3), (1, 3, 3), (1, 1, 1), (1, 1, 1), (0, 1, 1), 1, 2, 3, (0, 0, 0)),
-        ((1, 3, 4), (1, 3, 2), (1, 2, 3), (1, 1, 2), (0, 1, 0), 2, 4, 1, (0, 1, 1)),
-        ((2, 3, 3), (2, 2, 2), (2, 1, 2), (1, 2, 1), (0, 0, -1), 1, 1, 2, (0, 0, 0)),
+    cases = [  # input (D, H, W), kernel, strides, dilations, begin pads (may be negative), M, extra output
+        ((1, 1, 5), (1, 1, 3), (1, 1, 1), (1, 1, 1), (0, 0, 0), 1, (0, 0, 0)),
+        ((1, 3, lanes(dt) + 3), (1, 3, 3), (1, 1, 1), (1, 1, 1), (0, 1, 1), 3, (0, 0, 0)),
+        ((1, 3, 4), (1, 3, 2), (1, 2, 3), (1, 1, 2), (0, 1, 0), 2, (0, 1, 1)),
+        ((1, 4, 5), (1, 4, 4), (1, 2, 2), (1, 1, 1), (0, 1, 1), 2, (0, 0, 0)),
+        ((2, 3, 3), (2, 2, 2), (2, 1, 2), (1, 2, 1), (0, 0, -1), 2, (0, 0, 0)),
     ]
-    for sp, k, s, dil, pads, group, c, mg, extra in cases:
+    for sp, k, s, dil, pads, m, extra in cases:
         out = [(sp[i] - 1) * s[i] + (k[i] - 1) * dil[i] + 1 - 2 * max(pads[i], 0) + extra[i] for i in range(3)]
-        x = rand(dt, (2, c, *sp), rng)
-        w = rand(dt, (c, mg, *k), rng)
-        bias = rand(dt, (mg * group,), rng)
+        cols = rand(dt, (m, *k, *sp), rng)
+        bias = rand(dt, (m,), rng)
         for b in (bias, None):
-            y = kh.run(name, [x, w, b], [((2, mg * group, *out), dt)],
-                       [2, c, *sp, mg * group, *out, *k, group, *pads, *s, *dil])[0]
-            np.testing.assert_allclose(y, ref_conv_transpose(x, w, b, out, pads, s, dil, group), **tol(dt))
-    with pytest.raises(kh.KernelFailed, match="conv_transpose: group must divide"):
-        kh.run(name, [x, w, None], [((1,), dt)], [2, c, *sp, 1, *out, *k, 2, *pads, *s, *dil])
+            y = kh.run(name, [cols, b], [((m, *out), dt)], [m, *sp, *out, *k, *pads, *s, *dil])[0]
+            np.testing.assert_allclose(y, ref_col2im(cols, b, out, pads, s, dil), **tol(dt))
+    with pytest.raises(kh.KernelFailed, match="col2im: strides and dilations"):
+        kh.run(name, [cols, None], [((1,), dt)], [m, *sp, *out, *k, *pads, 0, 1, 1, *dil])
 
 
 def test_every_op_is_tested():

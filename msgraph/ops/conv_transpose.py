@@ -1,11 +1,13 @@
 """ConvTranspose over 1-D, 2-D and 3-D inputs: strides, pads, dilations, group, output_padding, output_shape
-and auto_pad, with the output geometry of onnxruntime (pads derived from output_shape when it is given)."""
+and auto_pad, with the output geometry of onnxruntime (pads derived from output_shape when it is given).
+Per image: one batched gemm step (cols = W^T @ X, a batch per group) and one col2im step into the output."""
 from __future__ import annotations
 
 from .. import dtypes as dt
 from ..errors import ShapeError, UnsupportedOpError
 from ..ir import TensorType
 from . import Lowering, register
+from ._util import f32_bits, size
 
 FLOATS = (dt.F32, dt.F64)
 
@@ -76,10 +78,21 @@ def _lower(ctx: Lowering) -> None:
     if y.size == 0:
         return
     out, begin, strides, dil = geometry(ctx.node, x, w)
+    n, c, m = x.shape[0], x.shape[1], y.shape[1]
+    group = ctx.node.attr("group", 1)
+    cg, mk, dhw = c // group, (m // group) * size(w.shape[2:]), size(x.shape[2:])
+    if cg == 0:
+        raise UnsupportedOpError([(ctx.node.name, ctx.node.op, ctx.node.domain, 0, "ConvTranspose of 0 channels")])
     pad = 5 - x.rank  # as 3-D: unit leading spatial dims
 
     def d3(v, fill):
         return [fill] * pad + list(v)
-    ctx.emit(f"{x.dtype.name}_conv_transpose", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)],
-             [x.shape[0], x.shape[1], *d3(x.shape[2:], 1), y.shape[1], *d3(out, 1), *d3(w.shape[2:], 1),
-              ctx.node.attr("group", 1), *d3(begin, 0), *d3(strides, 1), *d3(dil, 1)])
+    item, dtn = x.dtype.itemsize, x.dtype.name
+    cols = ctx.new_scratch(max(1, m * size(w.shape[2:]) * dhw) * item)
+    for i in range(n):
+        if dhw:  # cols[g] = W[g]^T (Mg*K x Cg) @ X[i, g] (Cg x DHW)
+            ctx.emit(f"{dtn}_gemm", [ctx.input(1), ctx.input(0, i * c * dhw * item), None, cols],
+                     [mk, dhw, cg, 1, 0, f32_bits(1.0), 0, 0, 0, group, cg * mk, cg * dhw, 0, 0, 0])
+        ctx.emit(f"{dtn}_col2im", [cols, ctx.input(2), ctx.output(0, i * size(y.shape[1:]) * item)],
+                 [m, *d3(x.shape[2:], 1), *d3(out, 1), *d3(w.shape[2:], 1), *d3(begin, 0), *d3(strides, 1),
+                  *d3(dil, 1)])

@@ -16,15 +16,18 @@
     MG_INLINE mg_##dt##_a mg_rx_abs_##dt(mg_##dt##_t x) { \
         return (mg_##dt##_a)(x < 0 ? (mg_##dt##_a)0 - (mg_##dt##_a)x : (mg_##dt##_a)x); \
     } \
-    /* max / min: a NaN wins (f32x4.max/min propagate it). */ \
+    /* max / min: a NaN wins. pmax(a, b) = a < b ? b : a keeps a NaN a (one instruction, unlike \
+     * f32x4.max); a NaN b is selected explicitly. */ \
     MG_INLINE mg_##dt##_vt mg_rx_vmax_##dt(mg_##dt##_vt a, mg_##dt##_vt b) { \
         MG_TYPES(dt); \
-        return FLT ? (VT)(sizeof(T) == 4 ? wasm_f32x4_max((v128_t)a, (v128_t)b) : wasm_f64x2_max((v128_t)a, (v128_t)b)) \
+        return FLT ? MG_SELECT(b != b, b, (VT)(sizeof(T) == 4 ? wasm_f32x4_pmax((v128_t)a, (v128_t)b) \
+                                                             : wasm_f64x2_pmax((v128_t)a, (v128_t)b))) \
                    : MG_SELECT(a > b, a, b); \
     } \
     MG_INLINE mg_##dt##_vt mg_rx_vmin_##dt(mg_##dt##_vt a, mg_##dt##_vt b) { \
         MG_TYPES(dt); \
-        return FLT ? (VT)(sizeof(T) == 4 ? wasm_f32x4_min((v128_t)a, (v128_t)b) : wasm_f64x2_min((v128_t)a, (v128_t)b)) \
+        return FLT ? MG_SELECT(b != b, b, (VT)(sizeof(T) == 4 ? wasm_f32x4_pmin((v128_t)a, (v128_t)b) \
+                                                             : wasm_f64x2_pmin((v128_t)a, (v128_t)b))) \
                    : MG_SELECT(a < b, a, b); \
     } \
     MG_INLINE mg_##dt##_t mg_rx_max_##dt(mg_##dt##_t a, mg_##dt##_t b) { return (b > a || b != b) ? b : a; } \

@@ -11,6 +11,55 @@
  * is written, so Y may alias a full-shape C); later blocks add to Y; the last applies the activation. */
 #include "mg_gemm.h"
 
+#ifndef MG_GEMM_SMALL_K
+#define MG_GEMM_SMALL_K 256 /* K up to this (<= NP * KC: one B panel fits bp): A packed once per MC rows, B read in place */
+#endif
+
+/* Small K (the 1x1 convs of mobile nets): A packed once per MC rows, B read in place (row-major, no
+ * packing; the last columns packed, zero-padded), a column strip of NP panels swept down all rows of the A
+ * block, each tile started from the per-row bias and written once with the activation ACT (a constant). */
+#define MG_GEMM_SMALLK(dt, ...) \
+    MG_INLINE void mg_gemm_smallk_##dt(int32_t M, int32_t N, int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, \
+                                       ptrdiff_t aks, const mg_##dt##_t *b, mg_##dt##_t *y, const mg_##dt##_t *c, \
+                                       ptrdiff_t crs, mg_##dt##_t beta, mg_##dt##_t *ap, mg_##dt##_t *bp, \
+                                       const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, NP = MG_GEMM_NP }; \
+        int32_t mc = MG_GEMM_A_BYTES / ((int32_t)sizeof(T) * K) / MR * MR; \
+        for (int32_t m0 = 0; m0 < M; m0 += mc) { \
+            int32_t mb = M - m0 < mc ? M - m0 : mc; \
+            mg_gemm_pack_a_##dt(ap, a + m0 * ars, mb, K, ars, aks); \
+            int32_t nfull = N / (NP * NR) * (NP * NR); \
+            for (int32_t j0 = 0; j0 < nfull; j0 += NP * NR) \
+                for (int32_t i0 = 0; i0 < mb; i0 += MR) { \
+                    int32_t rows = mb - i0 < MR ? mb - i0 : MR; \
+                    T *yt = y + (ptrdiff_t)(m0 + i0) * N + j0; \
+                    for (int jp = 0; jp < NP * NR; jp += NR) { \
+                        VT acc[MR][MG_GEMM_NV]; \
+                        mg_gemm_acc_bias_##dt(acc, c ? c + (m0 + i0) * crs : 0, crs, beta, rows); \
+                        mg_gemm_ukr_bs_##dt(K, ap + i0 * K, b + j0 + jp, N, acc); \
+                        mg_gemm_put_##dt(yt + jp, N, rows, acc, ACT, act); \
+                    } \
+                } \
+            for (int32_t j0 = nfull; j0 < N; j0 += NR) { /* the last columns: one panel at a time, zero-padded */ \
+                int32_t nc = N - j0 < NR ? N - j0 : NR; \
+                mg_gemm_pack_b_##dt(bp, b + j0, K, nc, N, 1); \
+                for (int32_t i0 = 0; i0 < mb; i0 += MR) { \
+                    int32_t rows = mb - i0 < MR ? mb - i0 : MR; \
+                    T *yt = y + (ptrdiff_t)(m0 + i0) * N + j0; \
+                    VT acc[MR][MG_GEMM_NV]; \
+                    mg_gemm_acc_bias_##dt(acc, c ? c + (m0 + i0) * crs : 0, crs, beta, rows); \
+                    mg_gemm_ukr_bs_##dt(K, ap + i0 * K, bp, NR, acc); \
+                    if (nc == NR) mg_gemm_put_##dt(yt, N, rows, acc, ACT, act); \
+                    else /* through the general store (the bias is already in acc) */ \
+                        for (int32_t r = 0; r < rows; r++) \
+                            mg_gemm_store_##dt(yt + (ptrdiff_t)r * N, nc, acc[r], 1, 0, 0, 0, 1, act); \
+                } \
+            } \
+        } \
+    }
+MG_FLOAT(MG_GEMM_SMALLK, _)
+
 #define MG_GEMM(dt, op) \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
@@ -49,6 +98,18 @@
                 for (int32_t i = 0; i < M; i++) \
                     mg_gemm_row_##dt(N, K, a + i * ars, aks, b, y + (ptrdiff_t)i * N, alpha, \
                                      c ? c + i * crs : 0, ccs, beta, &act); \
+                continue; \
+            } \
+            if (!tb && K > 0 && K <= MG_GEMM_SMALL_K && alpha == 1 && (!c || ccs == 0)) { \
+                switch (act.code) { /* one copy of the loop per activation */ \
+                case 0: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 0, &act); break; \
+                case 1: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 1, &act); break; \
+                case 2: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 2, &act); break; \
+                case 3: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 3, &act); break; \
+                case 4: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 4, &act); break; \
+                case 5: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 5, &act); break; \
+                default: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 6, &act); break; \
+                } \
                 continue; \
             } \
             for (int32_t k0 = 0;; k0 += KC) { /* once even when K == 0: Y = beta * C */ \

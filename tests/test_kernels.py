@@ -421,6 +421,18 @@ def test_gemm_small_m(name, M):
 
 
 @covers("gemm")
+@pytest.mark.parametrize("act", list(ACTS))
+def test_gemm_small_k(name, act):
+    """K <= 256, no B^T, alpha 1, no C or a per-row C (a conv bias): A packed once, B read in place, tiles
+    started from the bias; column edges (a last panel full or partial, N < one strip), row edges, K = 1 and
+    256, and K = 257 (the general path) for contrast."""
+    for M, N, K, ta in [(96, 37, 16, 0), (5, 24, 3, 1), (7, 9, 1, 0), (13, 16, 256, 0), (4, 3, 40, 1),
+                        (9, 41, 257, 0), (70, 50, 24, 0)]:
+        run_gemm(name, M, N, K, ta=ta, act=act, c_kind="col", beta=0.5, batch=2)
+        run_gemm(name, M, N, K, ta=ta, act=act)
+
+
+@covers("gemm")
 def test_gemm_in_place_c(name):
     """Y written over a full-shape C (the planner may do this): every C element is read first."""
     dt = split(name)[0]

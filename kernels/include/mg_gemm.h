@@ -88,6 +88,50 @@ MG_INLINE void mg_transpose_2x64(v128_t r[4]) {
         acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31; \
     } \
     \
+    /* The micro-kernel with B read in place: bp[k*bs + v*L] (bs = N for an unpacked row-major B, whose \
+     * NR columns from j0 are all inside). */ \
+    MG_INLINE void mg_gemm_ukr_bs_##dt(int32_t kb, const mg_##dt##_t *ap, const mg_##dt##_t *bp, ptrdiff_t bs, \
+                                       mg_##dt##_vt acc[MG_GEMM_MR][MG_GEMM_NV]) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR }; \
+        VT c00 = acc[0][0], c01 = acc[0][1], c10 = acc[1][0], c11 = acc[1][1]; \
+        VT c20 = acc[2][0], c21 = acc[2][1], c30 = acc[3][0], c31 = acc[3][1]; \
+        for (int32_t k = 0; k < kb; k++) { \
+            VT b0 = MG_LOAD(VT, bp), b1 = MG_LOAD(VT, bp + L); \
+            VT a01 = MG_LOAD(VT, ap), a23 = MG_LOAD(VT, ap + (L == 4 ? 0 : 2)); \
+            bp += bs; \
+            ap += MR; \
+            VT x0 = MG_SPLAT(VT, a01[0]), x1 = MG_SPLAT(VT, a01[1]); \
+            VT x2 = MG_SPLAT(VT, L == 4 ? a01[2 % L] : a23[0]), x3 = MG_SPLAT(VT, L == 4 ? a01[3 % L] : a23[1]); \
+            c00 += x0 * b0; c01 += x0 * b1; c10 += x1 * b0; c11 += x1 * b1; \
+            c20 += x2 * b0; c21 += x2 * b1; c30 += x3 * b0; c31 += x3 * b1; \
+        } \
+        acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11; \
+        acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31; \
+    } \
+    \
+    /* Writes rows [0, rows) of a full MR x NR tile: y[r*ldy + :NR] = act(acc[r]) (the bias is already in \
+     * acc); ACT is a constant after inlining, so the activation's switch folds away. */ \
+    MG_INLINE void mg_gemm_put_##dt(mg_##dt##_t *y, ptrdiff_t ldy, int32_t rows, mg_##dt##_vt acc[MG_GEMM_MR][MG_GEMM_NV], \
+                                    const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        mg_act ka = {ACT, act->a, act->b}; \
+        for (int r = 0; r < MG_GEMM_MR; r++) { \
+            if (r >= rows) break; \
+            for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(y + r * ldy + v * L, mg_vact_##dt(acc[r][v], &ka)); \
+        } \
+    } \
+    /* Accumulators starting at the per-row bias beta*c[i*crs] (c may be 0) for rows i0.. of the tile; rows \
+     * past M read the last row. */ \
+    MG_INLINE void mg_gemm_acc_bias_##dt(mg_##dt##_vt acc[MG_GEMM_MR][MG_GEMM_NV], const mg_##dt##_t *c, ptrdiff_t crs, \
+                                         mg_##dt##_t beta, int32_t rows) { \
+        MG_TYPES(dt); \
+        for (int r = 0; r < MG_GEMM_MR; r++) { \
+            VT v0 = MG_SPLAT(VT, c ? beta * c[(r < rows ? r : rows - 1) * crs] : 0); \
+            for (int v = 0; v < MG_GEMM_NV; v++) acc[r][v] = v0; \
+        } \
+    } \
+    \
     /* Small M with trans_b: each Y element is a dot product of two contiguous rows, A(i, :) and \
      * B^T(j, :); NR of them at a time, SIMD along k, no packing. acc gets the NR sums. */ \
     static void mg_gemm_dot_##dt(int32_t K, const mg_##dt##_t *a, const mg_##dt##_t *bt, int32_t nc, \

@@ -2,9 +2,15 @@
  * image: cols = W^T @ X per group). cols holds, per output channel m and kernel tap k, the input-sized
  * plane of contributions; each plane is added into the output at the tap's offset:
  * Y[m, id*sd - pd + kd*dd, ...] += cols[m, kd, kh, kw, id, ih, iw], Y starting at the bias. 1-D, 2-D
- * and 3-D (unit leading dims); SIMD along the row when stride_w is 1; the valid input range of each tap
+ * and 3-D (unit leading dims); SIMD along the row when stride_w is 1 or 2; the valid input range of each tap
  * is computed once. */
 #include "mg.h"
+
+/* The low and high halves of x interleaved with -0.0: (x0, -0, x1, -0, ...). */
+MG_INLINE mg_f32_vt mg_c2i_lo_f32(mg_f32_vt x) { return __builtin_shufflevector(x, (mg_f32_vt){-0.f, -0.f, -0.f, -0.f}, 0, 4, 1, 5); }
+MG_INLINE mg_f32_vt mg_c2i_hi_f32(mg_f32_vt x) { return __builtin_shufflevector(x, (mg_f32_vt){-0.f, -0.f, -0.f, -0.f}, 2, 6, 3, 7); }
+MG_INLINE mg_f64_vt mg_c2i_lo_f64(mg_f64_vt x) { return __builtin_shufflevector(x, (mg_f64_vt){-0.0, -0.0}, 0, 2); }
+MG_INLINE mg_f64_vt mg_c2i_hi_f64(mg_f64_vt x) { return __builtin_shufflevector(x, (mg_f64_vt){-0.0, -0.0}, 1, 3); }
 
 #define MG_COL2IM(dt, op) \
     MG_KERNEL_DEF(dt, op) { \
@@ -44,7 +50,13 @@
                                     for (; iw + L <= w1; iw += L) \
                                         MG_STORE(yr + iw, MG_LOAD(VT, yr + iw) + MG_LOAD(VT, xr + iw)); \
                                     for (; iw < w1; iw++) yr[iw] += xr[iw]; \
-                                } else if (sw == 2) { \
+                                } else if (sw == 2) { /* x interleaved with -0.0 (adds nothing) */ \
+                                    for (; iw + L < w1; iw += L) { \
+                                        VT v = MG_LOAD(VT, xr + iw); \
+                                        T *o = yr + 2 * (ptrdiff_t)iw; \
+                                        MG_STORE(o, MG_LOAD(VT, o) + mg_c2i_lo_##dt(v)); \
+                                        MG_STORE(o + L, MG_LOAD(VT, o + L) + mg_c2i_hi_##dt(v)); \
+                                    } \
                                     for (; iw < w1; iw++) yr[2 * (ptrdiff_t)iw] += xr[iw]; \
                                 } else { \
                                     for (; iw < w1; iw++) yr[(ptrdiff_t)iw * sw] += xr[iw]; \

@@ -316,3 +316,14 @@ def test_hardmax_opsets(rng):
         for axis in (0, 1, 2, -1):
             check(node_model("Hardmax", {"x": x}, [("y", np.float32)], opset, axis=axis), {"x": x})
         check(node_model("Hardmax", {"x": x}, [("y", np.float32)], opset), {"x": x})
+
+
+def test_batchnorm_opset_6_is_test(rng):
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    p = {k: rng.standard_normal(3).astype(np.float32) for k in ("s", "b", "m")}
+    p["v"] = rng.uniform(0.5, 2, 3).astype(np.float32)
+    m = node_model("BatchNormalization", {"x": x}, [("y", np.float32)], 6, p, shapes=[list(x.shape)], is_test=1)
+    check(m, {"x": x}, want=[bn_ref(x, p["s"], p["b"], p["m"], p["v"], np.float32(1e-5))], rtol=1e-5)
+    m = node_model("BatchNormalization", {"x": x}, [("y", np.float32)], 6, p, shapes=[list(x.shape)])  # is_test=0
+    want = bn_ref(x, p["s"], p["b"], x.mean((0, 2)), x.var((0, 2)), np.float32(1e-5))  # batch statistics
+    check(m, {"x": x}, want=[want], rtol=1e-4, atol=1e-5)

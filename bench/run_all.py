@@ -65,6 +65,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
+    from backend_wasm import loader
+
+    loader.module()  # build and compile kernels.wasm now, so no first-run figure includes a rebuild
     lines = ["# Benchmarks", "",
              (f"`python bench/run_all.py --repeat {args.repeat}` on {platform.machine()}, "
               f"{platform.python_version()}, batch 1, one thread each; each engine measured in its own process. "

@@ -136,7 +136,6 @@ def test_host_overhead_of_a_one_node_graph_is_small():
 
 # ---------------------------------------------------------------- load: memory and start-up
 def _big_model(raw=None):
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     w = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)  # 8 KB: a "large" initializer

@@ -157,7 +157,37 @@ MG_FLOAT(MG_CONV2D, conv2d)
  * whole: per chunk of NT output pixels and KC block of K, im2col writes them straight into packed B
  * panels on the stack (two vector loads per panel row when its NR pixels sit in one output row inside
  * the input, stride 1 or 2; a clipped gather otherwise). The epilogue adds the bias and applies act. */
+#ifndef MG_IM2COL_BYTES
 #define MG_IM2COL_BYTES 32768 /* packed B block on the stack: KC x NT, NT = 64 (f32) or 32 (f64) */
+#endif
+#ifndef MG_IM2COL_KC
+#define MG_IM2COL_KC MG_GEMM_KC
+#endif
+
+/* One K block of one pixel chunk: every MR-row tile of the group's Mg rows times every panel, each tile
+ * started from the bias (first block) or from Y, written back with the activation ACT (a constant; 0 before
+ * the last block). */
+#define MG_IM2COL_SWEEP(dt, ...) \
+    MG_INLINE void mg_im2col_sweep_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, int32_t Mg, \
+                                        int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, \
+                                        int first, const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L }; \
+        for (int32_t i0 = 0; i0 < Mg; i0 += MR) { \
+            int32_t rows = Mg - i0 < MR ? Mg - i0 : MR; \
+            for (int32_t pi = 0; pi * NR < jc; pi++) { \
+                int32_t nc = jc - pi * NR < NR ? jc - pi * NR : NR; \
+                T *yt = yj + (ptrdiff_t)i0 * P + pi * NR; \
+                VT acc[MR][MG_GEMM_NV]; \
+                if (first) mg_gemm_acc_bias_##dt(acc, bias ? bias + i0 : 0, 1, 1, rows); \
+                else mg_gemm_get_##dt(yt, P, rows, nc, acc); \
+                mg_gemm_ukr_bs_##dt(kb, apk + (ptrdiff_t)i0 * kb, bp + (ptrdiff_t)pi * kb * NR, NR, acc); \
+                if (nc == NR) mg_gemm_put_##dt(yt, P, rows, acc, ACT, act); \
+                else mg_gemm_put_part_##dt(yt, P, rows, nc, acc, ACT, act); \
+            } \
+        } \
+    }
+MG_FLOAT(MG_IM2COL_SWEEP, _)
 
 #define MG_CONV2D_IM2COL(dt, op) \
     /* bp[panel][k - k0][NR] for k in [k0, k0 + kb), pixels [j0, j0 + jc) of the chunk (rows/cols given). */ \
@@ -198,7 +228,7 @@ MG_FLOAT(MG_CONV2D, conv2d)
     } \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
-        enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_GEMM_KC, NT = MG_IM2COL_BYTES / (KC * sizeof(T)) }; \
+        enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_IM2COL_KC, NT = MG_IM2COL_BYTES / (KC * sizeof(T)) }; \
         int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8]; \
         int32_t G = p[9], pt = p[10], pl = p[11], sh = p[12], sw = p[13], dh = p[14], dw = p[15]; \
         mg_act act = mg_act_from(p[16], p[17], p[18]); \
@@ -216,7 +246,6 @@ MG_FLOAT(MG_CONV2D, conv2d)
         T *ap = (T *)(uintptr_t)t[3], *y = (T *)(uintptr_t)t[4]; \
         mg_conv_geom geo = {C, H, W, KH, KW, C / G, pt, pl, sh, sw, dh, dw, act}; \
         int32_t Mg = M / G, Cg = C / G, K = Cg * KH * KW, Mp = (Mg + MR - 1) / MR * MR, P = OH * OW; \
-        T one = 1; \
         _Alignas(16) T bp[KC * NT]; \
         int32_t prow[NT], pcol[NT]; \
         uint8_t straight[NT / NR]; \
@@ -240,20 +269,20 @@ MG_FLOAT(MG_CONV2D, conv2d)
                     } \
                     for (int32_t k0 = 0;; k0 += KC) { /* once even when K == 0: Y = bias */ \
                         int32_t kb = K - k0 < KC ? K - k0 : KC; \
-                        const mg_act *last = k0 + kb >= K ? &act : 0; \
                         mg_im2col_pack_##dt(bp, xg, &geo, k0, kb, prow, pcol, straight, jc); \
                         const T *apk = ap + (single ? 0 : (ptrdiff_t)k0 * Mp); \
                         if (single) mg_gemm_pack_a_##dt(ap, wg + k0, Mg, kb, K, 1); \
-                        for (int32_t i0 = 0; i0 < Mg; i0 += MR) \
-                            for (int32_t pi = 0; pi * NR < jc; pi++) { \
-                                int32_t nc = jc - pi * NR < NR ? jc - pi * NR : NR; \
-                                VT acc[MR][MG_GEMM_NV]; \
-                                mg_gemm_ukr_##dt(kb, apk + (ptrdiff_t)i0 * kb, \
-                                                 bp + (ptrdiff_t)pi * kb * NR, acc); \
-                                for (int32_t r = 0, i = i0; r < MR && i < Mg; r++, i++) \
-                                    mg_gemm_store_##dt(yg + (ptrdiff_t)i * P + j0 + pi * NR, nc, acc[r], one, \
-                                                       bias ? bias + gi * Mg + i : 0, 0, one, k0 == 0, last); \
-                            } \
+                        const T *bg = bias ? bias + gi * Mg : 0; \
+                        T *yj = yg + j0; \
+                        switch (k0 + kb < K ? 0 : act.code) { /* the activation after the last block */ \
+                        case 0: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 0, &act); break; \
+                        case 1: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 1, &act); break; \
+                        case 2: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 2, &act); break; \
+                        case 3: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 3, &act); break; \
+                        case 4: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 4, &act); break; \
+                        case 5: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 5, &act); break; \
+                        default: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 6, &act); break; \
+                        } \
                         if (k0 + kb >= K) break; \
                     } \
                 } \

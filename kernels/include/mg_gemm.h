@@ -132,6 +132,32 @@ MG_INLINE void mg_transpose_2x64(v128_t r[4]) {
         } \
     } \
     \
+    /* The first nc columns of rows [0, rows) of a tile: put with ACT (nc < NR: through a buffer). */ \
+    MG_INLINE void mg_gemm_put_part_##dt(mg_##dt##_t *y, ptrdiff_t ldy, int32_t rows, int32_t nc, \
+                                         mg_##dt##_vt acc[MG_GEMM_MR][MG_GEMM_NV], const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        mg_act ka = {ACT, act->a, act->b}; \
+        T tmp[MG_GEMM_NV * L]; \
+        for (int r = 0; r < rows; r++) { \
+            for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(tmp + v * L, mg_vact_##dt(acc[r][v], &ka)); \
+            for (int32_t j = 0; j < nc; j++) y[r * ldy + j] = tmp[j]; \
+        } \
+    } \
+    /* acc = the tile's first nc columns of rows [0, rows) of y (zeros elsewhere). */ \
+    MG_INLINE void mg_gemm_get_##dt(const mg_##dt##_t *y, ptrdiff_t ldy, int32_t rows, int32_t nc, \
+                                    mg_##dt##_vt acc[MG_GEMM_MR][MG_GEMM_NV]) { \
+        MG_TYPES(dt); \
+        for (int r = 0; r < MG_GEMM_MR; r++) { \
+            if (r < rows && nc == MG_GEMM_NV * L) { \
+                for (int v = 0; v < MG_GEMM_NV; v++) acc[r][v] = MG_LOAD(VT, y + r * ldy + v * L); \
+            } else { \
+                T tmp[MG_GEMM_NV * L] = {0}; \
+                for (int32_t j = 0; r < rows && j < nc; j++) tmp[j] = y[r * ldy + j]; \
+                for (int v = 0; v < MG_GEMM_NV; v++) acc[r][v] = MG_LOAD(VT, tmp + v * L); \
+            } \
+        } \
+    } \
+    \
     /* Small M with trans_b: each Y element is a dot product of two contiguous rows, A(i, :) and \
      * B^T(j, :); NR of them at a time, SIMD along k, no packing. acc gets the NR sums. */ \
     static void mg_gemm_dot_##dt(int32_t K, const mg_##dt##_t *a, const mg_##dt##_t *bt, int32_t nc, \

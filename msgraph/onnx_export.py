@@ -55,7 +55,8 @@ class _Ctx:
     def emit(self, op: str, inputs: list[str], outputs: list[str], name: str, **attrs: Any) -> None:
         while inputs and inputs[-1] == "":
             inputs = inputs[:-1]  # trailing omitted optional inputs are left out, as ONNX writers do
-        attrs = {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items() if v is not None}
+        attrs = {k: numpy_helper.from_array(v) if isinstance(v, np.ndarray) else list(v) if isinstance(v, tuple)
+                 else v for k, v in attrs.items() if v is not None}  # an ndarray is a TENSOR attribute
         self.nodes.append(helper.make_node(op, inputs, outputs, name=name, **attrs))
 
     def type(self, name: str) -> TensorType:
@@ -206,7 +207,7 @@ def _equal_count(ctx: _Ctx, node: Node) -> None:
 _EXPORT: dict[str, Callable[[_Ctx, Node], None]] = {
     **{op: _binary for op in ("Add", "Sub", "Mul", "Div")},
     "ArgMax": _arg, "ArgMin": _arg, "Gemm": _gemm, "MaxPool": _pool, "AveragePool": _pool,
-    "Softmax": _softmax, "LogSoftmax": _softmax, "EqualCount": _equal_count,
+    "Softmax": _softmax, "LogSoftmax": _softmax, "Hardmax": _softmax, "EqualCount": _equal_count,
     "Reshape": lambda c, n: _ints_input(c, n, "shape", 5),
     "Squeeze": lambda c, n: _ints_input(c, n, "axes", 13),
     "Unsqueeze": lambda c, n: _ints_input(c, n, "axes", 13),

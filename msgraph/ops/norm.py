@@ -39,7 +39,7 @@ def _bn_attrs(attrs: dict, opset: int) -> dict:
     return out
 
 
-def _bn_training(node) -> bool:
+def bn_training(node) -> bool:
     """Opset >= 14: training_mode; < 7: not is_test; between: training when the statistics are outputs."""
     if "training_mode" in node.attrs:
         return bool(node.attrs["training_mode"])
@@ -69,7 +69,7 @@ def _infer_bn(node, types, consts):
             raise ShapeError(f"{node}: {what} must have {c} elements, got {t}")
     outs = [x]
     if len(node.outputs) > 1:
-        if not _bn_training(node):
+        if not bn_training(node):
             raise ShapeError(f"{node}: statistics outputs need training mode")
         if any(node.outputs[3:]):
             raise _unsupported(node, "the saved_mean / saved_var outputs of BatchNormalization")
@@ -82,7 +82,7 @@ def _lower_bn(ctx: Lowering) -> None:
     n, c, hw = _bn_dims(ctx.node, x)
     eps = f32_bits(ctx.node.attr("epsilon", 1e-5))
     ins = [ctx.input(i) for i in range(5)]
-    if not _bn_training(ctx.node):
+    if not bn_training(ctx.node):
         ctx.emit(f"{x.dtype.name}_batchnorm", [*ins, ctx.output(0)], [n, c, hw, eps])
         return
     stats = [ctx.output(i) if i < len(ctx.node.outputs) and ctx.node.outputs[i] else None for i in (1, 2)]

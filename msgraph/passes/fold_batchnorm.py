@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Node
+from ..ops.norm import bn_training
 from ._rewrite import Rewriter
 
 
 def _bn_params(rw: Rewriter, bn: Node, channels: int):
     """(scale, shift) in float64 with y = x * scale + shift per channel, or None if not foldable."""
-    if len(bn.inputs) != 5 or any(o for o in bn.outputs[1:]) or bn.attr("training_mode", 0):
+    if len(bn.inputs) != 5 or any(o for o in bn.outputs[1:]) or bn_training(bn):
         return None
     if not bn.attr("spatial", 1):
         return None

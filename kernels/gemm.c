@@ -17,11 +17,12 @@
 
 /* Small K (the 1x1 convs of mobile nets): A packed once per MC rows, B read in place (row-major, no
  * packing; the last columns packed, zero-padded), a column strip of NP panels swept down all rows of the A
- * block, each tile started from the per-row bias and written once with the activation ACT (a constant). */
+ * block, each tile started from beta * C (any broadcast; alpha is 1) and written once with the activation
+ * ACT (a constant). */
 #define MG_GEMM_SMALLK(dt, ...) \
     MG_INLINE void mg_gemm_smallk_##dt(int32_t M, int32_t N, int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, \
                                        ptrdiff_t aks, const mg_##dt##_t *b, mg_##dt##_t *y, const mg_##dt##_t *c, \
-                                       ptrdiff_t crs, mg_##dt##_t beta, mg_##dt##_t *ap, mg_##dt##_t *bp, \
+                                       ptrdiff_t crs, ptrdiff_t ccs, mg_##dt##_t beta, mg_##dt##_t *ap, mg_##dt##_t *bp, \
                                        const int ACT, const mg_act *act) { \
         MG_TYPES(dt); \
         enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, NP = MG_GEMM_NP }; \
@@ -36,7 +37,7 @@
                     T *yt = y + (ptrdiff_t)(m0 + i0) * N + j0; \
                     for (int jp = 0; jp < NP * NR; jp += NR) { \
                         VT acc[MR][MG_GEMM_NV]; \
-                        mg_gemm_acc_bias_##dt(acc, c ? c + (m0 + i0) * crs : 0, crs, beta, rows); \
+                        mg_gemm_acc_c_##dt(acc, c ? c + (m0 + i0) * crs + (j0 + jp) * ccs : 0, crs, ccs, beta, rows, NR); \
                         mg_gemm_ukr_bs_##dt(K, ap + i0 * K, b + j0 + jp, N, acc); \
                         mg_gemm_put_##dt(yt + jp, N, rows, acc, ACT, act); \
                     } \
@@ -48,7 +49,7 @@
                     int32_t rows = mb - i0 < MR ? mb - i0 : MR; \
                     T *yt = y + (ptrdiff_t)(m0 + i0) * N + j0; \
                     VT acc[MR][MG_GEMM_NV]; \
-                    mg_gemm_acc_bias_##dt(acc, c ? c + (m0 + i0) * crs : 0, crs, beta, rows); \
+                    mg_gemm_acc_c_##dt(acc, c ? c + (m0 + i0) * crs + j0 * ccs : 0, crs, ccs, beta, rows, nc); \
                     mg_gemm_ukr_bs_##dt(K, ap + i0 * K, bp, NR, acc); \
                     if (nc == NR) mg_gemm_put_##dt(yt, N, rows, acc, ACT, act); \
                     else /* through the general store (the bias is already in acc) */ \
@@ -59,6 +60,45 @@
         } \
     }
 MG_FLOAT(MG_GEMM_SMALLK, _)
+
+/* The general blocking (see the top) with the small-K path's epilogue (alpha 1, any C); each
+ * tile starts from the bias (first K block) or from Y, and is written once per block, with ACT after the
+ * last one. */
+#define MG_GEMM_BLOCKED(dt, ...) \
+    MG_INLINE void mg_gemm_blocked_##dt(int32_t M, int32_t N, int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, \
+                                        ptrdiff_t aks, const mg_##dt##_t *b, ptrdiff_t bks, ptrdiff_t bjs, \
+                                        mg_##dt##_t *y, const mg_##dt##_t *c, ptrdiff_t crs, ptrdiff_t ccs, \
+                                        mg_##dt##_t beta, mg_##dt##_t *ap, mg_##dt##_t *bp, const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_GEMM_KC, NP = MG_GEMM_NP, \
+               MC = MG_GEMM_A_BYTES / (KC * sizeof(T)) / MR * MR }; \
+        for (int32_t k0 = 0; k0 < K; k0 += KC) { \
+            int32_t kb = K - k0 < KC ? K - k0 : KC; \
+            int first = k0 == 0, last = k0 + kb >= K; \
+            for (int32_t m0 = 0; m0 < M; m0 += MC) { \
+                int32_t mb = M - m0 < MC ? M - m0 : MC; \
+                mg_gemm_pack_a_##dt(ap, a + m0 * ars + k0 * aks, mb, kb, ars, aks); \
+                for (int32_t j0 = 0; j0 < N; j0 += NP * NR) { \
+                    int32_t ncp = N - j0 < NP * NR ? N - j0 : NP * NR; \
+                    mg_gemm_pack_panels_##dt(bp, b + k0 * bks + j0 * bjs, kb, ncp, bks, bjs); \
+                    for (int32_t i0 = 0; i0 < mb; i0 += MR) { \
+                        int32_t rows = mb - i0 < MR ? mb - i0 : MR; \
+                        for (int32_t jp = 0; jp < ncp; jp += NR) { \
+                            int32_t nc = ncp - jp < NR ? ncp - jp : NR; \
+                            T *yt = y + (ptrdiff_t)(m0 + i0) * N + j0 + jp; \
+                            VT acc[MR][MG_GEMM_NV]; \
+                            if (first) mg_gemm_acc_c_##dt(acc, c ? c + (m0 + i0) * crs + (j0 + jp) * ccs : 0, crs, ccs, beta, rows, nc); \
+                            else mg_gemm_get_##dt(yt, N, rows, nc, acc); \
+                            mg_gemm_ukr_bs_##dt(kb, ap + i0 * kb, bp + jp / NR * kb * NR, NR, acc); \
+                            if (nc == NR) mg_gemm_put_##dt(yt, N, rows, acc, last ? ACT : 0, act); \
+                            else mg_gemm_put_part_##dt(yt, N, rows, nc, acc, last ? ACT : 0, act); \
+                        } \
+                    } \
+                } \
+            } \
+        } \
+    }
+MG_FLOAT(MG_GEMM_BLOCKED, _)
 
 #define MG_GEMM(dt, op) \
     MG_KERNEL_DEF(dt, op) { \
@@ -100,15 +140,27 @@ MG_FLOAT(MG_GEMM_SMALLK, _)
                                      c ? c + i * crs : 0, ccs, beta, &act); \
                 continue; \
             } \
-            if (!tb && K > 0 && K <= MG_GEMM_SMALL_K && alpha == 1 && (!c || ccs == 0)) { \
+            if (!tb && K > 0 && K <= MG_GEMM_SMALL_K && alpha == 1) { \
                 switch (act.code) { /* one copy of the loop per activation */ \
-                case 0: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 0, &act); break; \
-                case 1: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 1, &act); break; \
-                case 2: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 2, &act); break; \
-                case 3: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 3, &act); break; \
-                case 4: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 4, &act); break; \
-                case 5: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 5, &act); break; \
-                default: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, beta, ap, bp, 6, &act); break; \
+                case 0: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 0, &act); break; \
+                case 1: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 1, &act); break; \
+                case 2: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 2, &act); break; \
+                case 3: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 3, &act); break; \
+                case 4: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 4, &act); break; \
+                case 5: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 5, &act); break; \
+                default: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 6, &act); break; \
+                } \
+                continue; \
+            } \
+            if (K > 0 && alpha == 1) { \
+                switch (act.code) { \
+                case 0: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 0, &act); break; \
+                case 1: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 1, &act); break; \
+                case 2: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 2, &act); break; \
+                case 3: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 3, &act); break; \
+                case 4: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 4, &act); break; \
+                case 5: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 5, &act); break; \
+                default: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 6, &act); break; \
                 } \
                 continue; \
             } \

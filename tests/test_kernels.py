@@ -432,6 +432,27 @@ def test_gemm_small_k(name, act):
         run_gemm(name, M, N, K, ta=ta, act=act)
 
 
+def test_gelu_epilogue_accuracy():
+    """The f32 GELU epilogue's rational erf: relative error ~1e-6 for x > 0; where 1 + erf cancels (x < 0)
+    an absolute error of ~3e-7 |x|; NaN and infinities pass as GELU's limits."""
+    import math
+    x = np.concatenate([np.linspace(-12, 12, 4001), np.geomspace(1e-30, 1e-2, 57), -np.geomspace(1e-30, 1e-2, 57),
+                        [0.0, 5.65685, -5.65685, np.inf, -np.inf, np.nan]]).astype(np.float32)
+    n = x.size
+    a = np.ones((4, 1), np.float32)
+    got = kh.run("f32_gemm", [a, x.reshape(1, n), None], [((4, n), "f32")],
+                 [4, n, 1, 0, 0, kh.f32_bits(1.0), 0, 0, 0, 1, 0, 0, *act_ints(5)])[0]
+    xd = x.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        ref = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) if np.isfinite(v) else v for v in xd])
+    ref[np.isneginf(xd)] = np.nan  # -inf * 0
+    for row in got:
+        fin = np.isfinite(xd)
+        err = np.abs(row[fin] - ref[fin])
+        assert np.all(err <= 1.5e-6 * np.abs(ref[fin]) + 3e-7 * np.abs(xd[fin]) + 1e-37), np.max(err)
+        assert np.isnan(row[np.isnan(xd)]).all() and row[np.isposinf(xd)][0] == np.inf
+
+
 @covers("gemm")
 def test_gemm_in_place_c(name):
     """Y written over a full-shape C (the planner may do this): every C element is read first."""

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <wasm_simd128.h>
+/* wasm_simd128.h pulls in stdbool.h, whose `bool` macro (-> _Bool) would rename the bool dtype token when
+ * it passes through a dtype list (mg__Bool_t, "_Bool_and"): the dtype is named bool, the C type is uint8_t. */
+#undef bool
 
 #define MG_EXPORT(name) __attribute__((export_name(#name)))
 #define MG_INLINE static inline __attribute__((always_inline))

@@ -111,4 +111,127 @@ static const double mg_inv_fact[] = {
     }
 MG_MATH_PARAMS(MG_DEFINE_MATH)
 
+/* ---- added by the elementwise family: expm1, log on the whole line, erf/erfc, pow ---------------------
+ * erf fits (mpmath chebyfit, max abs error 8.9e-9 / 3.3e-19 for A, 8.0e-9 / 3.4e-17 for H):
+ *   |x| < 0.875:      erf(x) = x + x * A(x^2)
+ *   0.875 <= x <= X1: erfc(x) = t exp(-x^2) exp(H(u)), t = 2 / (2 + x), u = (t - HC) * HWINV in [-1, 1]
+ * with exp(-x^2) = exp(-xh^2) exp(-(x - xh)(x + xh)), xh = x with its low SPLIT mantissa bits cleared,
+ * so that xh^2 is exact (no rounding error of x^2 amplified by exp). Past X1 erfc rounds to 0. */
+static const double mg_erf_a_f32[] = {
+    0x1.06eba6ed5c7d6p-3, -0x1.81270e0cfded5p-2, 0x1.ce218d31fe223p-4, -0x1.b6f9c49e08251p-6,
+    0x1.49eeb95aba2ecp-8, -0x1.45d2c0b5d71e6p-11};
+static const double mg_erf_h_f32[] = {
+    -0x1.8b29913db2bb9p-1, 0x1.6b99e1333bd60p-2, 0x1.41b86e0f517fep-6, -0x1.97a5ead0867fcp-8,
+    -0x1.616ce97c547d6p-10, 0x1.2bf7befcc96a9p-12, 0x1.9ea305342630ap-14, -0x1.2ad12de24b3d9p-16,
+    -0x1.b9a4689e87238p-18};
+static const double mg_erf_a_f64[] = {
+    0x1.06eba8214db69p-3, -0x1.812746b0379e5p-2, 0x1.ce2f21a0429b5p-4, -0x1.b82ce3127b6e8p-6,
+    0x1.565bcd0bcba51p-8, -0x1.c02db363e49a7p-11, 0x1.f9a30fd49d11cp-14, -0x1.f4d0198dfdacdp-17,
+    0x1.b9c0f24056849p-20, -0x1.5dcf0eeb43e89p-23, 0x1.e541441ab429dp-27, -0x1.dc6f00288b59bp-31};
+static const double mg_erf_h_f64[] = {
+    -0x1.a7c51f651cfe2p-1, 0x1.9d6a3a1277d6ep-2, 0x1.ec84a52fb4585p-6, -0x1.0e4022f6ede8dp-7,
+    -0x1.6b6d5e61c6bcep-9, 0x1.93df200fddfe8p-12, 0x1.2c1155eb5a166p-12, -0x1.f1ce7f872b584p-16,
+    -0x1.158b6f900fc8ep-15, 0x1.0b07cdc6c3950p-18, 0x1.0d91df632ec9cp-18, -0x1.8d6abf6c65999p-21,
+    -0x1.f886524729a41p-22, 0x1.340ba6b6fb5d4p-23, 0x1.89d297680585dp-25, -0x1.ac494314b8204p-26,
+    -0x1.3fc78a2a31b27p-29, 0x1.d5a3583e8f696p-29, -0x1.1e49f43f378cap-32, -0x1.2d5f7c85f2743p-32,
+    0x1.eecfa826eaf2dp-35};
+
+/* dt, mantissa bits, smallest normal, erf A / H coefficient counts, HC, HWINV, X1, SPLIT bits. */
+#define MG_MATH_PARAMS2(X) \
+    X(f32, 23, 0x1p-126, 6, 9, 0x1.b2f171df77029p-2, 0x1.d87e6b74f0329p+1, 11.0, 12) \
+    X(f64, 52, 0x1p-1022, 12, 21, 0x1.86e2c24f9c646p-2, 0x1.97bcb1e0c04cfp+1, 27.5, 27)
+
+#define MG_DEFINE_MATH2(dt, MB, MIN_NORMAL, A_N, H_N, HC, HWINV, X1, SPLIT) \
+    /* sum_{k<n} c[k] x^k by Horner's rule. */ \
+    MG_INLINE mg_##dt##_vt mg_vhorner_##dt(mg_##dt##_vt x, const double *c, const int n) { \
+        MG_TYPES(dt); \
+        VT r = MG_SPLAT(VT, c[n - 1]); \
+        for (int k = n - 2; k >= 0; k--) r = r * x + (T)c[k]; \
+        return r; \
+    } \
+    /* exp(x) - 1: (2^n - 1) + 2^n p near 0 (no cancellation), exp(x) - 1 past x = 2 (no overflow of \
+     * 2^n alone). */ \
+    MG_INLINE mg_##dt##_vt mg_vexpm1_##dt(mg_##dt##_vt x) { \
+        MG_TYPES(dt); \
+        VT p, s1, s2; \
+        mg_exp_parts_##dt(x, &p, &s1, &s2); \
+        VT s = s1 * s2; \
+        VT near = (s - 1) + s * p; \
+        VT far = ((p + 1) * s1) * s2 - 1; \
+        return MG_SELECT(x > 2, far, near); \
+    } \
+    /* log on the whole line: subnormals scaled by 2^MB first, log 0 = -inf, log(x < 0) = NaN, \
+     * log inf = inf, NaN passes. */ \
+    MG_INLINE mg_##dt##_vt mg_vlog_any_##dt(mg_##dt##_vt x) { \
+        MG_TYPES(dt); \
+        VI sub = x < (T)MIN_NORMAL; \
+        VT xs = MG_SELECT(sub, x * (T)((double)((int64_t)1 << MB)), x); \
+        VT lg = mg_vlog_##dt(xs) - MG_SELECT(sub, MG_SPLAT(VT, MB * 0.69314718055994530942), MG_SPLAT(VT, 0)); \
+        lg = MG_SELECT(x == 0, MG_SPLAT(VT, -__builtin_inf()), lg); \
+        lg = MG_SELECT(x < 0, MG_SPLAT(VT, __builtin_nan("")), lg); \
+        return MG_SELECT(x == (T)__builtin_inf(), x, lg); \
+    } \
+    /* *E = erf(a), *C = erfc(a) for a = |x| >= 0 (NaN gives NaN in both). */ \
+    MG_INLINE void mg_verf_parts_##dt(mg_##dt##_vt a, mg_##dt##_vt *E, mg_##dt##_vt *C) { \
+        MG_TYPES(dt); \
+        VT es = a + a * mg_vhorner_##dt(a * a, mg_erf_a_##dt, A_N); \
+        VT ab = MG_PMIN(a, MG_SPLAT(VT, X1)); \
+        VT t = 2 / (2 + ab); \
+        VT h = mg_vhorner_##dt((t - (T)HC) * (T)HWINV, mg_erf_h_##dt, H_N); \
+        VT ah = (VT)((VI)ab & MG_SPLAT(VI, -((mg_##dt##_i)1 << SPLIT))); \
+        VT cb = (t * mg_vexp_##dt(-(ah * ah))) * mg_vexp_##dt((ah - ab) * (ah + ab) + h); \
+        VI small = a < (T)0.875; \
+        *E = MG_SELECT(small, es, 1 - cb); \
+        *C = MG_SELECT(small, 1 - es, cb); \
+    } \
+    MG_INLINE mg_##dt##_vt mg_verf_##dt(mg_##dt##_vt x) { \
+        MG_TYPES(dt); \
+        VT E, C; \
+        mg_verf_parts_##dt(mg_vabs_##dt(x), &E, &C); \
+        return (VT)((VI)E | ((VI)x & MG_SPLAT(VI, MG_LOWEST(mg_##dt##_i, 0)))); \
+    } \
+    /* x^y as exp(y log|x|) with C99's special cases: y = 0 or x = 1 give 1, |x| = 1 and y = +-inf give 1, \
+     * finite x < 0 needs an integer y (else NaN) and an odd y keeps x's sign (also for x = -0 and -inf). */ \
+    MG_INLINE mg_##dt##_vt mg_vpow_core_##dt(mg_##dt##_vt x, mg_##dt##_vt y) { \
+        MG_TYPES(dt); \
+        VT ax = mg_vabs_##dt(x); \
+        VT r = mg_vexp_##dt(y * mg_vlog_any_##dt(ax)); \
+        VT yt = mg_vtrunc_##dt(y); \
+        VI yint = yt == y; \
+        VI odd = yint & (mg_vtrunc_##dt(y * (T)0.5) * 2 != y); \
+        VT inf = MG_SPLAT(VT, __builtin_inf()); \
+        r = (VT)((VI)r | ((VI)x & odd & MG_SPLAT(VI, MG_LOWEST(mg_##dt##_i, 0)))); \
+        r = MG_SELECT((x < 0) & (ax != inf) & ~yint, MG_SPLAT(VT, __builtin_nan("")), r); \
+        VI one = (y == 0) | (x == 1) | ((ax == 1) & (mg_vabs_##dt(y) == inf)); \
+        r = MG_SELECT(one, MG_SPLAT(VT, 1), r); \
+        /* an integer |y| <= 64 by binary powering (exact for exactly representable results, such as \
+         * integer powers of integers; a few roundings otherwise), unless that over- or underflows */ \
+        VT e = MG_SELECT(yint & (mg_vabs_##dt(y) <= 64), mg_vabs_##dt(y), MG_SPLAT(VT, 0)), acc = MG_SPLAT(VT, 1), \
+           base = x; \
+        for (int k = 0; k < 7; k++) { \
+            VT half = mg_vtrunc_##dt(e * (T)0.5); \
+            acc = MG_SELECT(e != half + half, acc * base, acc); \
+            base = base * base; \
+            e = half; \
+        } \
+        acc = MG_SELECT(y < 0, 1 / acc, acc); \
+        VI use = yint & (mg_vabs_##dt(y) <= 64) & (mg_vabs_##dt(acc) < inf) & (acc != 0); \
+        return MG_SELECT(use, acc, r); \
+    }
+MG_INLINE mg_f32_vt mg_vtrunc_f32(mg_f32_vt x) { return (mg_f32_vt)wasm_f32x4_trunc((v128_t)x); }
+MG_INLINE mg_f64_vt mg_vtrunc_f64(mg_f64_vt x) { return (mg_f64_vt)wasm_f64x2_trunc((v128_t)x); }
+MG_MATH_PARAMS2(MG_DEFINE_MATH2)
+
+/* f64 pow as is; f32 pow computed in f64 (the error of y log x is scaled by |y log x| in exp). */
+MG_INLINE mg_f64_vt mg_vpow_f64(mg_f64_vt x, mg_f64_vt y) { return mg_vpow_core_f64(x, y); }
+MG_INLINE mg_f32_vt mg_vpow_f32(mg_f32_vt x, mg_f32_vt y) {
+    v128_t xv = (v128_t)x, yv = (v128_t)y;
+    mg_f64_vt lo = mg_vpow_core_f64((mg_f64_vt)wasm_f64x2_promote_low_f32x4(xv),
+                                    (mg_f64_vt)wasm_f64x2_promote_low_f32x4(yv));
+    mg_f64_vt hi = mg_vpow_core_f64((mg_f64_vt)wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(xv, xv, 2, 3, 2, 3)),
+                                    (mg_f64_vt)wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(yv, yv, 2, 3, 2, 3)));
+    v128_t l = wasm_f32x4_demote_f64x2_zero((v128_t)lo), h = wasm_f32x4_demote_f64x2_zero((v128_t)hi);
+    return (mg_f32_vt)wasm_i32x4_shuffle(l, h, 0, 1, 4, 5);
+}
+
 #endif

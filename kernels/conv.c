@@ -301,9 +301,20 @@ MG_FLOAT(MG_CONV2D_IM2COL, conv2d_im2col)
     MG_INLINE mg_##dt##_vt mg_dw_vec_##dt(const mg_##dt##_t *const xr[3], ptrdiff_t i, const mg_##dt##_vt wv[9], \
                                           mg_##dt##_vt acc, const int S) { \
         MG_TYPES(dt); \
-        for (int r = 0; r < 3; r++) \
-            for (int kw = 0; kw < 3; kw++) \
-                acc += wv[r * 3 + kw] * (S == 1 ? MG_LOAD(VT, xr[r] + i + kw) : MG_LOAD_EVEN(VT, xr[r] + 2 * i + kw)); \
+        for (int r = 0; r < 3; r++) { \
+            if (S == 1) { \
+                for (int kw = 0; kw < 3; kw++) acc += wv[r * 3 + kw] * MG_LOAD(VT, xr[r] + i + kw); \
+                continue; \
+            } \
+            /* stride 2: taps 0, 1, 2 are the even lanes, the odd lanes, and the even lanes shifted by one \
+             * (the next even element splatted in): two loads and a splat instead of six loads */ \
+            const T *p = xr[r] + 2 * i; \
+            v128_t v0 = wasm_v128_load(p), v1 = wasm_v128_load(p + L), nx = (v128_t)MG_LOAD_SPLAT(VT, p + 2 * L); \
+            v128_t e = L == 4 ? wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6) : wasm_i64x2_shuffle(v0, v1, 0, 2); \
+            v128_t o = L == 4 ? wasm_i32x4_shuffle(v0, v1, 1, 3, 5, 7) : wasm_i64x2_shuffle(v0, v1, 1, 3); \
+            v128_t e2 = L == 4 ? wasm_i32x4_shuffle(e, nx, 1, 2, 3, 4) : wasm_i64x2_shuffle(e, nx, 1, 2); \
+            acc += wv[r * 3] * (VT)e + wv[r * 3 + 1] * (VT)o + wv[r * 3 + 2] * (VT)e2; \
+        } \
         return acc; \
     } \
     static void mg_dw_row_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, mg_##dt##_t b, mg_##dt##_t *yr, \

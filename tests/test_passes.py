@@ -150,11 +150,63 @@ def test_matmul_add_becomes_gemm(bias_shape):
     assert [n.op for n in after.nodes] == ["Gemm"]
 
 
-def test_batched_matmul_add_is_left_alone():
+def _linear_nd(xs, bias_shape, w_const=True, extra=(), out="y"):
+    """MatMul(x [..., 6], W [6, 4]) + b, as torch exports nn.Linear on an N-D input."""
+    ys = [*xs[:-1], 4]
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["mm"], name="mm"), helper.make_node("Add", ["mm", "b"], ["y"]),
+             *extra]
+    inputs = [helper.make_tensor_value_info("x", F, xs)]
+    inits = {"b": rand(*bias_shape)}
+    if w_const:
+        inits["W"] = rand(6, 4)
+    else:
+        inputs.append(helper.make_tensor_value_info("W", F, [6, 4]))
+    return model(nodes, inputs, [helper.make_tensor_value_info(out, F, ys)], inits)
+
+
+@pytest.mark.parametrize("xs,bias_shape", [([2, 3, 6], (4,)), ([2, 3, 6], (1, 1, 4)), ([2, 3, 6], (1,)),
+                                           ([2, 2, 3, 6], (1, 4)), ([1, 5, 6], ())])
+def test_nd_matmul_add_becomes_reshape_gemm_reshape(xs, bias_shape):
+    m = _linear_nd(xs, bias_shape)
+    after = check_same(m, {"x": rand(*xs)}, [matmul_to_gemm])
+    assert [n.op for n in after.nodes] == ["Reshape", "Gemm", "Reshape"]  # in schedule order
+    gemm = after.nodes[1]
+    assert after.values[gemm.inputs[0]].type.shape == (int(np.prod(xs[:-1])), 6) and len(gemm.inputs) == 3
+    assert after.nodes[2].outputs == ("y",)
+
+
+def test_nd_matmul_with_a_bias_varying_along_rows_keeps_the_add():
+    m = _linear_nd([2, 3, 6], (3, 4))
+    after = check_same(m, {"x": rand(2, 3, 6)}, [matmul_to_gemm])
+    assert [n.op for n in after.nodes] == ["Reshape", "Gemm", "Reshape", "Add"]
+    assert len(after.nodes[1].inputs) == 2
+
+
+def test_nd_matmul_output_asked_for_keeps_its_name_and_the_add():
+    m = _linear_nd([2, 3, 6], (4,))
+    after = check_same(m, {"x": rand(2, 3, 6)}, [matmul_to_gemm], outputs=["mm", "y"])
+    assert [n.op for n in after.nodes] == ["Reshape", "Gemm", "Reshape", "Add"]
+    assert after.nodes[2].outputs == ("mm",)
+
+
+def test_nd_matmul_by_a_computed_or_batched_b_is_left_alone():
+    m = _linear_nd([2, 3, 6], (4,), w_const=False)
+    check_same(m, {"x": rand(2, 3, 6), "W": rand(6, 4)}, [matmul_to_gemm], fired=False)
     nodes = [helper.make_node("MatMul", ["x", "W"], ["mm"], name="mm"), helper.make_node("Add", ["mm", "b"], ["y"])]
     m = model(nodes, [helper.make_tensor_value_info("x", F, [2, 3, 6])],
-              [helper.make_tensor_value_info("y", F, [2, 3, 4])], {"W": rand(6, 4), "b": rand(4)})
+              [helper.make_tensor_value_info("y", F, [2, 3, 4])], {"W": rand(2, 6, 4), "b": rand(4)})
     check_same(m, {"x": rand(2, 3, 6)}, [matmul_to_gemm], fired=False)
+
+
+def test_activation_fuses_through_the_reshape_of_an_nd_linear():
+    """MatMul [2,3,6] + bias -> Relu: the Relu reads the Reshape after the Gemm and fuses into the Gemm."""
+    m = _linear_nd([2, 3, 6], (4,), extra=[helper.make_node("Relu", ["y"], ["r"])], out="r")
+    after = check_same(m, {"x": rand(2, 3, 6)}, [matmul_to_gemm, fuse_activation])
+    assert [n.op for n in after.nodes] == ["Reshape", "Gemm", "Reshape"]
+    assert after.nodes[1].attrs["activation"] == "relu" and after.nodes[2].outputs == ("r",)
+    # the value before the activation is asked for: not fused, still computed under its name
+    after = check_same(m, {"x": rand(2, 3, 6)}, [matmul_to_gemm, fuse_activation], outputs=["y", "r"])
+    assert [n.op for n in after.nodes] == ["Reshape", "Gemm", "Reshape", "Relu"]
 
 
 def test_gemm_bias_add_folds():
@@ -217,9 +269,27 @@ ACTS = {
                              helper.make_node("Mul", ["h", "a"], ["y"])],
                             {"rs2": np.array(1 / math.sqrt(2), np.float32), "one": np.array(1, np.float32),
                              "half": np.array(0.5, np.float32)}, 17),
+    "gelu_erf_swapped": ([helper.make_node("Div", ["p", "sqrt2"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+                          helper.make_node("Add", ["one", "e"], ["a"]), helper.make_node("Mul", ["a", "p"], ["m"]),
+                          helper.make_node("Mul", ["half", "m"], ["y"])],
+                         {"sqrt2": np.array(math.sqrt(2), np.float32), "one": np.array(1, np.float32),
+                          "half": np.array(0.5, np.float32)}, 17),
+    "gelu_erf_half_on_sum": ([helper.make_node("Mul", ["rs2", "p"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+                              helper.make_node("Add", ["e", "one"], ["a"]), helper.make_node("Mul", ["half", "a"], ["h"]),
+                              helper.make_node("Mul", ["p", "h"], ["y"])],
+                             {"rs2": np.array(1 / math.sqrt(2), np.float32), "one": np.array(1, np.float32),
+                              "half": np.array(0.5, np.float32)}, 17),
+    "gelu_erf_half_on_sum_swapped": ([helper.make_node("Div", ["p", "sqrt2"], ["d"]),
+                                      helper.make_node("Erf", ["d"], ["e"]),
+                                      helper.make_node("Add", ["one", "e"], ["a"]),
+                                      helper.make_node("Mul", ["a", "half"], ["h"]),
+                                      helper.make_node("Mul", ["h", "p"], ["y"])],
+                                     {"sqrt2": np.array(math.sqrt(2), np.float32), "one": np.array(1, np.float32),
+                                      "half": np.array(0.5, np.float32)}, 17),
 }
 KIND = {"relu6": "clip", "clip_attrs": "clip", "clip_min_only": "clip", "gelu_erf": "gelu",
-        "gelu_erf_half_first": "gelu"}
+        "gelu_erf_half_first": "gelu", "gelu_erf_swapped": "gelu", "gelu_erf_half_on_sum": "gelu",
+        "gelu_erf_half_on_sum_swapped": "gelu"}
 PRODUCERS = {
     "Conv": (lambda: [helper.make_node("Conv", ["x", "W", "b"], ["p"], pads=[1, 1, 1, 1], name="prod")],
              {"W": rand(6, 3, 3, 3, lo=-2, hi=2), "b": rand(6)}, [1, 3, 5, 5], [1, 6, 5, 5]),
@@ -332,3 +402,41 @@ def test_plan_command_optimizes(tmp_path, capsys):
 def test_optimize_returns_the_same_graph_when_nothing_applies():
     g = Graph((), {"x": Value("x", TensorType(msgraph.dtypes.F32, (2,)))}, ("x",), ("x",))
     assert optimize(g) is g
+
+
+# ---------------------------------------------------------------- transformer encoder layer
+def _ffn_steps(g: Graph) -> list[str]:
+    from msgraph.plan import build_plan
+
+    return [s.kernel for s in build_plan(optimize(g)).steps]
+
+
+def _check_encoder(m: onnx.ModelProto, x: np.ndarray) -> list[str]:
+    """The session (all passes) matches onnxruntime; the optimised plan's kernels."""
+    (want,) = ort_run(m, {"x": x})
+    (got,) = msgraph.InferenceSession(m.SerializeToString()).run(None, {"x": x})
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(want).max())))
+    return _ffn_steps(msgraph.import_onnx(m.SerializeToString()))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_zoo_transformer_linear_layers_become_gemms_with_bias_and_gelu(norm_first):
+    from msgraph import zoo
+
+    g = zoo.transformer_encoder_layer(batch=2, seq=16, d_model=64, heads=4, d_ff=128, norm_first=norm_first)
+    steps = _check_encoder(to_onnx(g), rand(2, 16, 64, lo=-2, hi=2))
+    # the 6 Linear layers are Gemms with their bias (and GELU) inside: only the 2 residual Adds remain
+    assert steps.count("f32_add") == 2 and "f32_erf" not in steps and "f32_div" not in steps, steps
+    assert steps.count("f32_gemm") == 8, steps  # 6 Linear + QK^T + attention @ V
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_torch_transformer_linear_layers_become_gemms_with_bias_and_gelu(dynamo, tmp_path):
+    torch = pytest.importorskip("torch")
+    from test_torch_models import EncoderLayer, export, make
+
+    x = torch.randn(1, 16, 256, generator=torch.Generator().manual_seed(3))
+    m = export(make(EncoderLayer, (1, 16, 256)), x, tmp_path / "t.onnx", dynamo)
+    assert "Erf" in {n.op_type for n in m.graph.node}
+    steps = _check_encoder(m, x.numpy())
+    assert steps.count("f32_add") == 2 and "f32_erf" not in steps, steps

@@ -1,7 +1,8 @@
 """Graph -> Graph passes, one per module. Each keeps every value a user may ask for.
 
-`optimize(graph, keep)` runs the inference-time rewrites in order: drop Identity/Dropout, MatMul+Add ->
-Gemm, bias Adds into Conv/Gemm, BatchNormalization into Conv/Gemm, activations into their producer."""
+`optimize(graph, keep)` runs the inference-time rewrites in order: drop Identity/Dropout, MatMul(+Add) by a
+2-D B -> Gemm (an N-D A through zero-copy Reshapes), bias Adds into Conv/Gemm, BatchNormalization into
+Conv/Gemm, activations into their producer (also through a Reshape)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

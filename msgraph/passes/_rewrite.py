@@ -1,5 +1,7 @@
 """A mutable working copy of a graph for the rewriting passes: nodes by position, producer and user maps
-kept up to date on every edit, the values a user may ask for (never removed), fresh names."""
+kept up to date on every edit, the values a user may ask for (never removed), fresh names. New nodes are
+appended but ordered by a sort key just before or after the node they stand beside, so the result keeps the
+original schedule."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -18,6 +20,7 @@ class Rewriter:
         self.producer: dict[str, int] = {}
         self.users: dict[str, list[int]] = {}
         self._names = {n.name for n in graph.nodes} | set(graph.values)
+        self._key: list[float] = [float(k) for k in range(len(self.nodes))]  # the result's order
         for k, n in enumerate(self.nodes):
             self._index(k, n, +1)
 
@@ -76,6 +79,20 @@ class Rewriter:
         self._index(k, self.nodes[k], -1)
         self.nodes[k] = None
 
+    def insert(self, node: Node, before: int | None = None, after: int | None = None) -> int:
+        """Adds `node`, ordered just before position `before` or just after `after` (between that node and
+        its current neighbour in the order); returns its position. Passes iterating `live()` do not visit it."""
+        anchor = self._key[before if before is not None else after]
+        if before is not None:
+            near = max((x for x in self._key if x < anchor), default=anchor - 1.0)
+        else:
+            near = min((x for x in self._key if x > anchor), default=anchor + 1.0)
+        self.nodes.append(node)
+        self._key.append((anchor + near) / 2.0)
+        self._index(len(self.nodes) - 1, node, +1)
+        self._names.add(node.name)
+        return len(self.nodes) - 1
+
     def rename_uses(self, old: str, new: str) -> None:
         """Every node reading `old` reads `new` instead."""
         for k in sorted(set(self.users.get(old, []))):
@@ -91,6 +108,11 @@ class Rewriter:
         self._names.add(name)
         return name
 
+    def add_value(self, name: str, type_) -> str:
+        """Declares the type of a new intermediate value `name` (from `fresh`)."""
+        self.values[name] = Value(name, type_)
+        return name
+
     def add_const(self, base: str, array: np.ndarray) -> str:
         name = self.fresh(base)
         self.values[name] = Value.constant(name, np.ascontiguousarray(array))
@@ -99,7 +121,8 @@ class Rewriter:
     def result(self) -> Graph:
         """The rewritten graph; values no node, input or output refers to any more are dropped (their
         constants are not kept alive by the new graph)."""
-        nodes = tuple(n for n in self.nodes if n is not None)
+        order = sorted(range(len(self.nodes)), key=self._key.__getitem__)
+        nodes = tuple(self.nodes[k] for k in order if self.nodes[k] is not None)
         used = self.keep | {v for n in nodes for v in (*n.inputs, *n.outputs) if v}
         values = {k: v for k, v in self.values.items() if k in used}
         return self.graph.replace(nodes=nodes, values=values)

@@ -2,7 +2,9 @@
 `activation_params`), when the activation is that output's only reader, nobody asks for the value before
 the activation, and the op's lowering applies the attribute (fusion_support). Recognises Relu, Clip
 (Relu6), Sigmoid, HardSwish, Gelu, LeakyRelu, and the Erf form of GELU that torch exports:
-x * 0.5 * (1 + erf(x / sqrt(2)))."""
+x * 0.5 * (1 + erf(x / sqrt(2))), its Mul and Add operands in any order and the 0.5 applied to x, to
+(1 + erf) or to the product. An activation after a Reshape of the producer's output (the N-D MatMul that
+matmul_to_gemm turned into Reshape -> Gemm -> Reshape) fuses too: elementwise, it commutes with the reshape."""
 from __future__ import annotations
 
 import math
@@ -78,19 +80,28 @@ def _erf_gelu(rw: Rewriter, erf: Node) -> tuple[str, list[int], str] | None:
     chain.append(j)
     one_plus = rw.nodes[j].outputs[0]
     j = rw.sole_user(one_plus)
-    if j is None or rw.nodes[j].op != "Mul":
+    if j is None or rw.nodes[j].op != "Mul" or len(rw.nodes[j].inputs) != 2 or rw.nodes[j].attr("legacy_broadcast"):
         return None
     mul = rw.nodes[j]
     chain.append(j)
     other = mul.inputs[1] if mul.inputs[0] == one_plus else mul.inputs[0]
-    if other == x:  # (x * (1 + erf)) * 0.5
+    if _const_operand(rw, mul, "Mul") == (one_plus, 0.5):  # ((1 + erf) * 0.5) * x
+        j = rw.sole_user(mul.outputs[0])
+        last = None if j is None else rw.nodes[j]
+        if last is None or last.op != "Mul" or len(last.inputs) != 2 or last.attr("legacy_broadcast"):
+            return None
+        if sorted(last.inputs) != sorted((x, mul.outputs[0])):
+            return None
+        chain.append(j)
+        out = last.outputs[0]
+    elif other == x:  # (x * (1 + erf)) * 0.5
         j = rw.sole_user(mul.outputs[0])
         half = None if j is None else _const_operand(rw, rw.nodes[j], "Mul")
         if half is None or half[1] != 0.5:
             return None
         chain.append(j)
         out = rw.nodes[j].outputs[0]
-    else:  # (x * 0.5) * (1 + erf)  or  x * ((1 + erf) * 0.5) is not matched
+    else:  # (x * 0.5) * (1 + erf)
         half_node = rw.node_of(other)
         half = None if half_node is None else _const_operand(rw, half_node, "Mul")
         if half is None or half != (x, 0.5) or rw.sole_user(other) is None:
@@ -102,23 +113,46 @@ def _erf_gelu(rw: Rewriter, erf: Node) -> tuple[str, list[int], str] | None:
     return x, chain, out
 
 
-def _fuse(rw: Rewriter, x: str, act: str, params: tuple, drop: list[int], out: str) -> bool:
+ALIASES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")  # zero-copy: the activation commutes with them
+
+
+def _producer(rw: Rewriter, x: str) -> tuple[int, int | None, str] | None:
+    """(producer position, position of a Reshape-like alias between it and x or None, the producer's
+    output) for the node whose output, directly or through one alias nobody else reads, is x."""
     k = rw.producer.get(x)
     if k is None:
+        return None
+    node = rw.nodes[k]
+    if node.op in ALIASES and node.domain in ("", "ai.onnx") and node.inputs and node.inputs[0]:
+        p = node.inputs[0]
+        if rw.sole_user(p) != k or p not in rw.producer or rw.type(p).dtype != rw.type(x).dtype:
+            return None
+        return rw.producer[p], k, p
+    return k, None, x
+
+
+def _fuse(rw: Rewriter, x: str, act: str, params: tuple, drop: list[int], out: str) -> bool:
+    got = _producer(rw, x)
+    if got is None or rw.type(out) != rw.type(x):
         return False
+    k, alias, y = got
     node = rw.nodes[k]
     if node.op not in PRODUCERS or node.attr("activation") or node.domain not in ("", "ai.onnx"):
         return False
-    if len(node.outputs) != 1 or rw.type(out) != rw.type(x):
+    if len(node.outputs) != 1:
         return False
     in_types = [rw.type(i) if i else None for i in node.inputs]
     consts = [rw.const(i) for i in node.inputs]
-    if not supports_activation(node, act, params, in_types, [rw.type(x)], consts):
+    if not supports_activation(node, act, params, in_types, [rw.type(y)], consts):
         return False
     for j in drop:
         rw.remove(j)
-    rw.replace(k, Node(node.op, node.inputs, (out,), {**node.attrs, "activation": act, "activation_params": params},
-                       node.name, node.domain))
+    # through an alias the producer keeps its output name (only the alias reads it) and the alias writes out
+    rw.replace(k, Node(node.op, node.inputs, (y if alias is not None else out,),
+                       {**node.attrs, "activation": act, "activation_params": params}, node.name, node.domain))
+    if alias is not None:
+        a = rw.nodes[alias]
+        rw.replace(alias, Node(a.op, a.inputs, (out,), a.attrs, a.name, a.domain))
     return True
 
 

@@ -87,17 +87,18 @@ class ArenaBytes(np.ndarray):
 
 
 class Executor:
-    """set_input / run / get_output over one arena. Not thread-safe: one Executor per thread.
+    """set_input / run / get_output over one arena. Not thread-safe: one Executor per thread. The plan's
+    init steps (packing constant weights into persistent buffers) run once here, at load.
 
     After loading, `plan.weights` is a read-only view of the constants region of the arena (the plan's own
     copy is dropped), so a planned model holds its weights once."""
 
     def __init__(self, plan: Plan, kernels: str | None = None):
-        n_words = sum(3 + len(s.tensors) + len(s.ints) for s in plan.steps)
+        n_words = sum(3 + len(s.tensors) + len(s.ints) for s in (*plan.steps, *plan.init_steps))
         program_offset = align_up(plan.total_bytes)
         self._inst = inst = loader.instantiate(program_offset + 4 * n_words + 64, kernels)
         self.base = align_up(inst.heap_base)
-        missing = sorted({s.kernel for s in plan.steps} - set(inst.opcodes))
+        missing = sorted({s.kernel for s in (*plan.steps, *plan.init_steps)} - set(inst.opcodes))
         if missing:
             raise KernelError(f"kernels.wasm lacks the kernels {', '.join(missing)}: rebuild it")
         program = plan.encode_program(inst.opcodes, self.base)
@@ -114,6 +115,15 @@ class Executor:
         self._memory[start:start + program.nbytes] = program.view(np.uint8)
         self._call = _RawRun(inst, start, len(self.plan.steps))
         self._program_start = start
+        if self.plan.init_steps:  # once, now that the constants are in place (after the run program)
+            init = self.plan.encode_program(inst.opcodes, self.base, self.plan.init_steps)
+            init_start = start + program.nbytes
+            self._memory[init_start:init_start + init.nbytes] = init.view(np.uint8)
+            status = self._call.call(init_start, len(self.plan.init_steps))
+            if status:
+                step = self.plan.init_steps[status - 1]
+                raise KernelError(f"node '{step.node}' ({step.op}), init kernel {step.kernel}: "
+                                  f"{inst.error_text()}")
         self._inputs = {b.name: (b, self._view(b)) for b in self.plan.inputs}
         self._outputs = {b.name: (b, self._view(b)) for b in self.plan.outputs}
         self._fast_in = tuple((b.name, v, v.dtype, v.shape) for b, v in self._inputs.values())

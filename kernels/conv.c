@@ -150,10 +150,11 @@ typedef struct {
 MG_FLOAT(MG_CONV2D, conv2d)
 
 /* ---- conv2d_im2col: the same conv as GEMMs, per group Y[n, g] (Mg x OH*OW) = W_g (Mg x K) @ cols (K x
- * OH*OW), K = Cg*KH*KW, with gemm.c's micro-kernel. The group's weights are packed once into the scratch
- * tensor (MR-row tiles per KC block of K: ceil(Mg / 4) * 4 * K elements; with a single chunk of pixels
- * each KC block is packed just before its use instead, so big weights are read from memory once); the
- * columns are never stored
+ * OH*OW), K = Cg*KH*KW, with gemm.c's micro-kernel. The group's weights are packed once per run into the
+ * scratch tensor (MR-row tiles per KC block of K: ceil(Mg / 4) * 4 * K elements; with a single chunk of
+ * pixels each KC block is packed just before its use instead, so big weights are read from memory once);
+ * conv2d_im2col_packed instead reads them as conv2d_pack_weights packed them once at load. The columns
+ * are never stored
  * whole: per chunk of NT output pixels and KC block of K, im2col writes them straight into packed B
  * panels on the stack (two vector loads per panel row when its NR pixels sit in one output row inside
  * the input, stride 1 or 2; a clipped gather otherwise). The epilogue adds the bias and applies act. */
@@ -188,6 +189,21 @@ MG_FLOAT(MG_CONV2D, conv2d)
         } \
     }
 MG_FLOAT(MG_IM2COL_SWEEP, _)
+
+/* Reads and checks conv2d's 19 ints (N, C, H, W, M, OH, OW, KH, KW, group, pads, strides, dilations, act)
+ * into locals of those names and `geo`; returns the error from the kernel `op` when one is bad. */
+#define MG_CONV_PARAMS(dt, op) \
+    int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8]; \
+    int32_t G = p[9], pt = p[10], pl = p[11], sh = p[12], sw = p[13], dh = p[14], dw = p[15]; \
+    mg_act act = mg_act_from(p[16], p[17], p[18]); \
+    MG_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0 && M >= 0 && OH >= 0 && OW >= 0, MG_NAME(dt, op), \
+             "N, C, H, W, M, OH, OW must be >= 0"); \
+    MG_CHECK(KH >= 1 && KW >= 1, MG_NAME(dt, op), "KH and KW must be >= 1"); \
+    MG_CHECK_GOT(G >= 1 && C % G == 0 && M % G == 0, MG_NAME(dt, op), "group must be >= 1 and divide C and M", G); \
+    MG_CHECK(pt >= 0 && pl >= 0, MG_NAME(dt, op), "pads must be >= 0"); \
+    MG_CHECK(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, MG_NAME(dt, op), "strides and dilations must be >= 1"); \
+    MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
+    mg_conv_geom geo = {C, H, W, KH, KW, C / G, pt, pl, sh, sw, dh, dw, act}
 
 #define MG_CONV2D_IM2COL(dt, op) \
     /* bp[panel][k - k0][NR] for k in [k0, k0 + kb), pixels [j0, j0 + jc) of the chunk (rows/cols given). */ \
@@ -226,35 +242,27 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
             if (++kw == g->KW) { kw = 0; if (++kh == g->KH) { kh = 0; c++; } } \
         } \
     } \
-    MG_KERNEL_DEF(dt, op) { \
+    /* The im2col GEMM. ap: with `packed`, the weights of every group packed by conv2d_pack_weights (group \
+     * gi at gi * Mp * K, K block k0 at k0 * Mp inside it); else scratch for one group, packed here. */ \
+    static void mg_im2col_conv_##dt(const mg_conv_geom *geo, int32_t N, int32_t M, int32_t OH, int32_t OW, int32_t G, \
+                                    const mg_##dt##_t *x, const mg_##dt##_t *w, const mg_##dt##_t *bias, \
+                                    mg_##dt##_t *ap, mg_##dt##_t *y, int packed) { \
         MG_TYPES(dt); \
         enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_IM2COL_KC, NT = MG_IM2COL_BYTES / (KC * sizeof(T)) }; \
-        int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8]; \
-        int32_t G = p[9], pt = p[10], pl = p[11], sh = p[12], sw = p[13], dh = p[14], dw = p[15]; \
-        mg_act act = mg_act_from(p[16], p[17], p[18]); \
-        MG_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0 && M >= 0 && OH >= 0 && OW >= 0, MG_NAME(dt, op), \
-                 "N, C, H, W, M, OH, OW must be >= 0"); \
-        MG_CHECK(KH >= 1 && KW >= 1, MG_NAME(dt, op), "KH and KW must be >= 1"); \
-        MG_CHECK_GOT(G >= 1 && C % G == 0 && M % G == 0, MG_NAME(dt, op), \
-                     "group must be >= 1 and divide C and M", G); \
-        MG_CHECK(pt >= 0 && pl >= 0, MG_NAME(dt, op), "pads must be >= 0"); \
-        MG_CHECK(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, MG_NAME(dt, op), "strides and dilations must be >= 1"); \
-        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
-        MG_CHECK(t[3] != 0, MG_NAME(dt, op), "the scratch tensor is missing"); \
-        const T *x = (const T *)(uintptr_t)t[0], *w = (const T *)(uintptr_t)t[1]; \
-        const T *bias = (const T *)(uintptr_t)t[2]; \
-        T *ap = (T *)(uintptr_t)t[3], *y = (T *)(uintptr_t)t[4]; \
-        mg_conv_geom geo = {C, H, W, KH, KW, C / G, pt, pl, sh, sw, dh, dw, act}; \
-        int32_t Mg = M / G, Cg = C / G, K = Cg * KH * KW, Mp = (Mg + MR - 1) / MR * MR, P = OH * OW; \
+        int32_t C = geo->C, H = geo->H, W = geo->W, sh = geo->sh, sw = geo->sw, pt = geo->pt, pl = geo->pl; \
+        int32_t Mg = M / G, Cg = geo->Cg, K = Cg * geo->KH * geo->KW, Mp = (Mg + MR - 1) / MR * MR, P = OH * OW; \
+        const mg_act act = geo->act; \
         _Alignas(16) T bp[KC * NT]; \
         int32_t prow[NT], pcol[NT]; \
         uint8_t straight[NT / NR]; \
-        if (P == 0 || Mg == 0) return 0; \
+        if (P == 0 || Mg == 0) return; \
         for (int32_t gi = 0; gi < G; gi++) { \
-            const T *wg = w + (ptrdiff_t)gi * Mg * K; \
-            int single = P <= NT && N == 1; /* one chunk: pack each K block as it comes (stays in cache) */ \
-            for (int32_t k0 = 0; !single && k0 < K; k0 += KC) \
-                mg_gemm_pack_a_##dt(ap + (ptrdiff_t)k0 * Mp, wg + k0, Mg, K - k0 < KC ? K - k0 : KC, K, 1); \
+            const T *wg = packed ? 0 : w + (ptrdiff_t)gi * Mg * K; \
+            T *ag = packed ? ap + (ptrdiff_t)gi * Mp * K : ap; \
+            /* one chunk: pack each K block as it comes (stays in cache) unless packed at load */ \
+            int single = !packed && P <= NT && N == 1; \
+            for (int32_t k0 = 0; !packed && !single && k0 < K; k0 += KC) \
+                mg_gemm_pack_a_##dt(ag + (ptrdiff_t)k0 * Mp, wg + k0, Mg, K - k0 < KC ? K - k0 : KC, K, 1); \
             for (int32_t n = 0; n < N; n++) { \
                 const T *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg) * H * W; \
                 T *yg = y + ((ptrdiff_t)n * M + (ptrdiff_t)gi * Mg) * P; \
@@ -269,9 +277,9 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
                     } \
                     for (int32_t k0 = 0;; k0 += KC) { /* once even when K == 0: Y = bias */ \
                         int32_t kb = K - k0 < KC ? K - k0 : KC; \
-                        mg_im2col_pack_##dt(bp, xg, &geo, k0, kb, prow, pcol, straight, jc); \
-                        const T *apk = ap + (single ? 0 : (ptrdiff_t)k0 * Mp); \
-                        if (single) mg_gemm_pack_a_##dt(ap, wg + k0, Mg, kb, K, 1); \
+                        mg_im2col_pack_##dt(bp, xg, geo, k0, kb, prow, pcol, straight, jc); \
+                        const T *apk = ag + (single ? 0 : (ptrdiff_t)k0 * Mp); \
+                        if (single) mg_gemm_pack_a_##dt(ag, wg + k0, Mg, kb, K, 1); \
                         const T *bg = bias ? bias + gi * Mg : 0; \
                         T *yj = yg + j0; \
                         switch (k0 + kb < K ? 0 : act.code) { /* the activation after the last block */ \
@@ -288,9 +296,50 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
                 } \
             } \
         } \
+    } \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        MG_CONV_PARAMS(dt, op); \
+        MG_CHECK(t[3] != 0, MG_NAME(dt, op), "the scratch tensor is missing"); \
+        mg_im2col_conv_##dt(&geo, N, M, OH, OW, G, (const T *)(uintptr_t)t[0], (const T *)(uintptr_t)t[1], \
+                            (const T *)(uintptr_t)t[2], (T *)(uintptr_t)t[3], (T *)(uintptr_t)t[4], 0); \
         return 0; \
     }
 MG_FLOAT(MG_CONV2D_IM2COL, conv2d_im2col)
+
+/* ---- conv2d_pack_weights (tensors W, Packed; conv2d's ints): the weights of every group in the layout
+ * conv2d_im2col packs them in, group gi at gi * Mp * K elements (Mp = ceil(M/group / 4) * 4, K = C/group
+ * * KH * KW), K block k0 (of MG_IM2COL_KC) at k0 * Mp inside it, MR-row tiles, rows past M/group zero.
+ * A plan runs it once at load on constant weights; conv2d_im2col_packed (X, Packed, Bias or 0, Y) then
+ * runs the conv on them without packing. */
+#define MG_CONV2D_PACK_WEIGHTS(dt, op) \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR, KC = MG_IM2COL_KC }; \
+        MG_CONV_PARAMS(dt, op); \
+        (void)geo; \
+        const T *w = (const T *)(uintptr_t)t[0]; \
+        T *ap = (T *)(uintptr_t)t[1]; \
+        MG_CHECK(ap != 0, MG_NAME(dt, op), "the packed tensor is missing"); \
+        int32_t Mg = M / G, K = (C / G) * KH * KW, Mp = (Mg + MR - 1) / MR * MR; \
+        for (int32_t gi = 0; gi < G && Mg > 0; gi++) \
+            for (int32_t k0 = 0; k0 < K; k0 += KC) \
+                mg_gemm_pack_a_##dt(ap + (ptrdiff_t)gi * Mp * K + (ptrdiff_t)k0 * Mp, w + (ptrdiff_t)gi * Mg * K + k0, \
+                                    Mg, K - k0 < KC ? K - k0 : KC, K, 1); \
+        return 0; \
+    }
+MG_FLOAT(MG_CONV2D_PACK_WEIGHTS, conv2d_pack_weights)
+
+#define MG_CONV2D_IM2COL_PACKED(dt, op) \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        MG_CONV_PARAMS(dt, op); \
+        MG_CHECK(t[1] != 0, MG_NAME(dt, op), "the packed weights are missing"); \
+        mg_im2col_conv_##dt(&geo, N, M, OH, OW, G, (const T *)(uintptr_t)t[0], 0, (const T *)(uintptr_t)t[2], \
+                            (T *)(uintptr_t)t[1], (T *)(uintptr_t)t[3], 1); \
+        return 0; \
+    }
+MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
 
 /* ---- dwconv2d: depthwise 3x3 (group == C == M, dilation 1), stride 1 or 2, any pads. Per channel and
  * output row, the three input rows' taps are splatted once (a row outside the input gets zero weights

@@ -1,7 +1,9 @@
 """The Plan: pure, serialisable data that any WebAssembly host can run (steps with arena offsets, the
 constants blob, I/O bindings), and the planner that builds it from a static graph.
 
-Offsets are bytes from the arena base; the host adds the base when it encodes the program."""
+Memory: the constants at offset 0, the persistent buffers (filled once by the init steps, e.g. packed conv
+weights) after them, then the arena of activations that the planner reuses. Offsets are bytes from the base;
+the host adds the base when it encodes the programs."""
 from __future__ import annotations
 
 import json
@@ -49,6 +51,8 @@ class Plan:
     arena_bytes: int  # activations, graph inputs and outputs, scratch
     naive_bytes: int  # the same without any reuse: every value and scratch in a buffer of its own
     lower_bound_bytes: int  # the largest sum of buffer sizes live at one step (aliases/in-place counted once)
+    init_steps: tuple[PlanStep, ...] = ()  # run once at load, after the weights are written, before any run
+    persistent_bytes: int = 0  # buffers live for the whole session, between the constants and the arena
     values: dict = field(default_factory=dict, repr=False)  # every placed value -> Binding (for reports)
 
     @property
@@ -56,7 +60,8 @@ class Plan:
         return self.arena_offset + self.arena_bytes
 
     def report(self) -> dict:
-        return {"n_steps": len(self.steps), "weights_bytes": len(self.weights), "arena_bytes": self.arena_bytes,
+        return {"n_steps": len(self.steps), "n_init_steps": len(self.init_steps), "weights_bytes": len(self.weights),
+                "persistent_bytes": self.persistent_bytes, "arena_bytes": self.arena_bytes,
                 "naive_bytes": self.naive_bytes, "lower_bound_bytes": self.lower_bound_bytes,
                 "arena_vs_lower_bound": round(self.arena_bytes / max(self.lower_bound_bytes, 1), 4),
                 "total_bytes": self.total_bytes}
@@ -74,16 +79,21 @@ class Plan:
             raise PlanError(f"plan format is not {FORMAT}")
         if d.pop("weights_bytes") != len(weights):
             raise PlanError("the weights blob does not match the plan")
-        return Plan(steps=tuple(PlanStep(**{**s, "tensors": tuple(s["tensors"]), "ints": tuple(s["ints"])})
-                                for s in d.pop("steps")),
+        def steps(key: str) -> tuple[PlanStep, ...]:
+            return tuple(PlanStep(**{**s, "tensors": tuple(s["tensors"]), "ints": tuple(s["ints"])})
+                         for s in d.pop(key, ()))
+
+        return Plan(steps=steps("steps"), init_steps=steps("init_steps"),
                     inputs=tuple(Binding(**{**b, "shape": tuple(b["shape"])}) for b in d.pop("inputs")),
                     outputs=tuple(Binding(**{**b, "shape": tuple(b["shape"])}) for b in d.pop("outputs")),
                     weights=weights, **d)
 
-    def encode_program(self, opcodes: dict[str, int], base: int) -> np.ndarray:
-        """The steps as i32 words: opcode, n_tensors, n_ints, addresses (base + offset, 0 = absent), ints."""
+    def encode_program(self, opcodes: dict[str, int], base: int, steps: tuple[PlanStep, ...] | None = None
+                       ) -> np.ndarray:
+        """The steps (default: the run steps; pass plan.init_steps for those) as i32 words: opcode,
+        n_tensors, n_ints, addresses (base + offset, 0 = absent), ints."""
         words: list[int] = []
-        for s in self.steps:
+        for s in self.steps if steps is None else steps:
             if s.kernel not in opcodes:
                 raise PlanError(f"node '{s.node}' ({s.op}): kernels.wasm has no kernel '{s.kernel}'")
             words += [opcodes[s.kernel], len(s.tensors), len(s.ints)]
@@ -185,7 +195,15 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
             n_weights += array.nbytes
     weights = b"".join(parts)
     del parts
-    arena_offset = align_up(len(weights))
+
+    # persistent buffers: each its own place after the constants, for the whole session
+    persistent_at: dict[tuple[int, int], int] = {}
+    persistent_bytes = 0
+    for pos, ctx in enumerate(lowered):
+        for k, nbytes in enumerate(ctx.persistent):
+            persistent_at[pos, k] = align_up(len(weights)) + persistent_bytes
+            persistent_bytes += align_up(nbytes)
+    arena_offset = align_up(len(weights)) + persistent_bytes
 
     # everything else: one interval per buffer, plus per-node scratch
     roots = [r for r in sorted(members) if r not in offset]
@@ -201,16 +219,24 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
         offset[r] = arena_offset + off
     value_bytes = intervals[:len(roots)]
 
-    def where(ref, pos: int) -> int | None:
+    def where(ref, pos: int, init: bool = False) -> int | None:
         if ref is None:
             return None
         name, extra = ref
+        if name == "#persistent":
+            return persistent_at[pos, extra]
+        if init and (name == "#scratch" or not members[buffers.find(name)] & is_const):
+            node = order[pos]
+            raise PlanError(f"node '{node.name}' ({node.op}): an init step may read constants and write "
+                            f"persistent buffers only, not {name}")
         if name == "#scratch":
             return arena_offset + placed[[j for p, j in scratch_at if p == pos][extra]]
         return offset[buffers.find(name)] + extra
 
     steps = tuple(PlanStep(s.node, s.op, s.kernel, tuple(where(t, pos) for t in s.tensors), s.ints)
                   for pos, ctx in enumerate(lowered) for s in ctx.steps)
+    init_steps = tuple(PlanStep(s.node, s.op, s.kernel, tuple(where(t, pos, True) for t in s.tensors), s.ints)
+                       for pos, ctx in enumerate(lowered) for s in ctx.init_steps)
 
     def binding(name: str) -> Binding:
         t = T[name]
@@ -221,7 +247,8 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
         align_up(i.size) for i in intervals[len(roots):])
     return Plan(steps=steps, inputs=tuple(binding(i) for i in graph.inputs), outputs=tuple(binding(o) for o in outputs),
                 weights=weights, arena_offset=arena_offset, arena_bytes=arena_bytes, naive_bytes=naive,
-                lower_bound_bytes=lower_bound(value_bytes), values=values)
+                lower_bound_bytes=lower_bound(value_bytes), init_steps=init_steps, persistent_bytes=persistent_bytes,
+                values=values)
 
 
 __all__ = ["Plan", "PlanStep", "Binding", "build_plan", "ALIGN", "GraphError"]

@@ -21,7 +21,7 @@ ABI = {
     **{op: NUM for op in ("add", "sub", "mul", "div", "argmax", "argmin", "equal_count")},
     "relu": ("f32", "f64", "i8", "i16", "i32", "i64"),
     **{op: FLOATS for op in ("sigmoid", "tanh", "gemm", "conv2d", "conv2d_im2col", "dwconv2d", "avgpool2d", "softmax",
-                             "logsoftmax")},
+                             "logsoftmax", "conv2d_pack_weights", "conv2d_im2col_packed")},
     "maxpool2d": ("f32", "f64", "i8", "u8"),
     "copy": ("u8",),
 }
@@ -513,6 +513,28 @@ CONV_CASES = [
 ]
 
 
+def packed_size(M, C, KH, KW, group) -> int:
+    """Elements of conv2d_pack_weights' output: per group ceil(M/group / 4) * 4 rows of C/group * KH * KW."""
+    return group * -(-(M // group) // 4) * 4 * (C // group) * KH * KW
+
+
+def pack_ref(w: np.ndarray, group: int, mr: int = 4, kc: int = 128) -> np.ndarray:
+    """ABI.md's packed layout in numpy: per group, per K block of kc, 4-row tiles stored k-major."""
+    M = w.shape[0]
+    mg = M // group
+    wk = w.reshape(M, -1)
+    K = wk.shape[1]
+    mp = -(-mg // mr) * mr
+    out = []
+    for g in range(group):
+        wp = np.zeros((mp, K), w.dtype)
+        wp[:mg] = wk[g * mg:(g + 1) * mg]
+        for k0 in range(0, K, kc):
+            blk = wp[:, k0:k0 + kc]
+            out.append(blk.reshape(mp // mr, mr, -1).transpose(0, 2, 1).ravel())
+    return np.concatenate(out) if out else np.zeros(0, w.dtype)
+
+
 def run_conv(name, case, act=None):
     """Runs conv kernel `name` (conv2d, conv2d_im2col with its scratch, dwconv2d, or gemm as the lowering
     emits it for 1x1 convs) on CONV_CASES-style `case` and checks it against conv_ref."""
@@ -531,6 +553,10 @@ def run_conv(name, case, act=None):
     if op == "conv2d_im2col":
         scratch = np.full(-(-(M // group) // 4) * 4 * k, np.nan, npdt(dt))  # every element written before read
         got = kh.run(name, [x, w, bias, scratch], [((N, M, OH, OW), dt)], ints)[0]
+    elif op in ("conv2d_im2col_packed", "conv2d_pack_weights"):  # packed by their own kernel first (an init step)
+        packed = kh.run(f"{dt}_conv2d_pack_weights", [w], [((packed_size(M, C, KH, KW, group),), dt)], ints)[0]
+        np.testing.assert_array_equal(packed, pack_ref(w, group))
+        got = kh.run(f"{dt}_conv2d_im2col_packed", [x, packed, bias], [((N, M, OH, OW), dt)], ints)[0]
     elif op == "gemm":
         assert group == 1 and KH == KW == 1 and strides == dils == (1, 1) and pads == (0, 0, 0, 0)
         gints = [M, H * W, C, 0, 0, kh.f32_bits(1.0), kh.f32_bits(1.0 if has_bias else 0.0), 1, 0, N, 0, C * H * W,
@@ -543,7 +569,7 @@ def run_conv(name, case, act=None):
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * np.sqrt(k) * 16, err_msg=f"{name} {case} act={act}")
 
 
-@covers("conv2d", "conv2d_im2col")
+@covers("conv2d", "conv2d_im2col", "conv2d_im2col_packed", "conv2d_pack_weights")
 @pytest.mark.parametrize("case", range(len(CONV_CASES)))
 def test_conv2d(name, case):
     run_conv(name, CONV_CASES[case])
@@ -562,10 +588,28 @@ IM2COL_CASES = [
 ]
 
 
-@covers("conv2d_im2col")
+@covers("conv2d_im2col", "conv2d_im2col_packed")
 @pytest.mark.parametrize("case", range(len(IM2COL_CASES)))
 def test_conv2d_im2col(name, case):
     run_conv(name, IM2COL_CASES[case])
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("case", range(len(IM2COL_CASES)))
+def test_conv2d_im2col_packed_equals_unpacked(dt, case):
+    """Weights packed once at load give bit-identical outputs to packing them in the scratch on every run."""
+    N, C, H, W, M, KH, KW, (pt, pl, pb, pr), st, dil, group, has_bias, act = IM2COL_CASES[case]
+    OH = (H + pt + pb - dil[0] * (KH - 1) - 1) // st[0] + 1
+    OW = (W + pl + pr - dil[1] * (KW - 1) - 1) // st[1] + 1
+    rng = np.random.default_rng(case)
+    x, w = rand(dt, (N, C, H, W), rng), rand(dt, (M, C // group, KH, KW), rng)
+    bias = rand(dt, (M,), rng) if has_bias else None
+    ints = [N, C, H, W, M, OH, OW, KH, KW, group, pt, pl, *st, *dil, *act_ints(act)]
+    n = packed_size(M, C, KH, KW, group)
+    packed = kh.run(f"{dt}_conv2d_pack_weights", [w], [((n,), dt)], ints)[0]
+    got = kh.run(f"{dt}_conv2d_im2col_packed", [x, packed, bias], [((N, M, OH, OW), dt)], ints)[0]
+    ref = kh.run(f"{dt}_conv2d_im2col", [x, w, bias, np.zeros(n // group, npdt(dt))], [((N, M, OH, OW), dt)], ints)[0]
+    np.testing.assert_array_equal(got, ref)
 
 
 DW_CASES = [  # N, C, H, W, pads, stride
@@ -593,6 +637,7 @@ def test_conv_paths_activations(act):
     for dt in FLOATS:
         run_conv(f"{dt}_conv2d", (1, 3, 6, 21, 5, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_conv2d_im2col", (1, 16, 6, 21, 5, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 0), act)
+        run_conv(f"{dt}_conv2d_im2col_packed", (1, 16, 6, 21, 5, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_dwconv2d", (1, 3, 6, 21, 3, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 3, True, 0), act)
         run_conv(f"{dt}_gemm", (2, 7, 5, 13, 6, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_gemm", (1, 9, 3, 3, 17, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, False, 0), act)
@@ -709,6 +754,8 @@ def test_bad_nd_fails_with_message():
     ("f32_conv2d", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
     ("f32_conv2d", [1, 4, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, -1, 0, 0], "act"),
     ("f32_conv2d_im2col", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
+    ("f32_conv2d_im2col_packed", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
+    ("f64_conv2d_pack_weights", [1, 4, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 0, 1, 1, 1, 0, 0, 0], "strides"),
     ("f32_dwconv2d", [1, 4, 4, 4, 4, 4, 4, 3, 3, 4, 0, 0, 3, 3, 1, 1, 0, 0, 0], "strides"),
     ("f32_dwconv2d", [1, 4, 4, 4, 4, 4, 4, 5, 5, 4, 0, 0, 1, 1, 1, 1, 0, 0, 0], "depthwise 3x3"),
     ("i8_argmax", [1, 0, 1, 0], "n"),
@@ -716,7 +763,7 @@ def test_bad_nd_fails_with_message():
 ])
 def test_bad_params(name, ints, expect):
     x = np.zeros(64, npdt(split(name)[0]))
-    n_tensors = {"gemm": 4, "conv2d": 4, "dwconv2d": 4, "conv2d_im2col": 5}.get(split(name)[1], 2)
+    n_tensors = {"gemm": 4, "conv2d": 4, "dwconv2d": 4, "conv2d_im2col": 5, "conv2d_im2col_packed": 4}.get(split(name)[1], 2)
     with pytest.raises(kh.KernelFailed) as e:
         kh.run(name, [x] * (n_tensors - 1), [((4,), "i64")], ints)
     assert expect in e.value.message and split(name)[1] in e.value.message

@@ -73,16 +73,109 @@ def test_models_plan_near_the_lower_bound(build):
     plan = build_plan(g)
     check_plan(g, plan)
     assert plan.arena_bytes <= 1.10 * plan.lower_bound_bytes, plan.report()
-    assert plan.arena_offset == -(-len(plan.weights) // ALIGN) * ALIGN
+    # constants, then the persistent buffers (packed conv weights), then the arena
+    assert plan.arena_offset == -(-len(plan.weights) // ALIGN) * ALIGN + plan.persistent_bytes
 
 
 def test_plan_json_round_trip():
     plan = build_plan(msgraph.import_onnx(lenet5()))
+    assert plan.init_steps and plan.persistent_bytes > 0  # the convs' weights are packed at load
     again = Plan.from_json(plan.to_json(), plan.weights)
     assert again.steps == plan.steps and again.inputs == plan.inputs and again.outputs == plan.outputs
+    assert again.init_steps == plan.init_steps and again.persistent_bytes == plan.persistent_bytes
+    assert again.arena_offset == plan.arena_offset and again.report() == plan.report()
     assert json.loads(plan.to_json())["format"] == 1
     with pytest.raises(PlanError):
         Plan.from_json(plan.to_json(), plan.weights[:-1])
+
+
+def _packed_bytes(ints, itemsize: int) -> int:
+    """Bytes conv2d_pack_weights writes for conv2d's ints (ABI.md)."""
+    c, m, kh, kw, group = ints[1], ints[4], ints[7], ints[8], ints[9]
+    return group * -(-(m // group) // 4) * 4 * (c // group) * kh * kw * itemsize
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_persistent_buffers_never_overlap(batch):
+    """Packed weights live between the constants and the arena, one buffer each, written by init steps only
+    and read by the run steps; no arena value or constant overlaps them."""
+    g = msgraph.import_onnx(lenet5(batch=batch))
+    plan = build_plan(g)
+    check_plan(g, plan)
+    lo, hi = -(-len(plan.weights) // ALIGN) * ALIGN, plan.arena_offset
+    assert [s.kernel for s in plan.init_steps] == ["f32_conv2d_pack_weights"] * 2
+    spans = []
+    for s in plan.init_steps:
+        w, packed = s.tensors
+        assert w < len(plan.weights)  # reads a constant
+        spans.append((packed, packed + _packed_bytes(s.ints, 4)))
+    spans.sort()
+    assert spans[0][0] >= lo and spans[-1][1] <= hi and hi - lo == plan.persistent_bytes
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    for name, b in plan.values.items():
+        if g.values[name].const is None:
+            assert b.offset >= hi, name  # activations and I/O in the arena
+        else:
+            assert b.offset + b.nbytes <= lo, name
+    for s in plan.steps:
+        for t in s.tensors:
+            if t is not None and lo <= t < hi:
+                assert s.kernel == "f32_conv2d_im2col_packed" and t in {a for a, _ in spans}
+    assert sorted(t for s in plan.steps if s.kernel.endswith("_packed") for t in s.tensors[1:2]) == [a for a, _ in spans]
+
+
+@pytest.mark.parametrize("const_w", [True, False])
+def test_conv_weights_packed_at_load_only_when_constant(const_w, rng):
+    """A constant W: pack_weights once at load + conv2d_im2col_packed; W fed at run time: conv2d_im2col
+    packing into scratch. Both agree with onnxruntime, over several runs."""
+    from conftest import ort_run
+    from onnx import numpy_helper
+    from onnx_builders import single
+
+    x = rng.standard_normal((2, 8, 9, 13)).astype(np.float32)
+    w = rng.standard_normal((12, 8, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(12).astype(np.float32)
+    m = single("Conv", {"x": x, "w": w, "b": b}, pads=[1, 1, 1, 1], strides=[2, 1])
+    if const_w:  # W and the bias become initializers
+        m.graph.initializer.extend([numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+        del m.graph.input[1:]
+    feeds = {"x": x} if const_w else {"x": x, "w": w, "b": b}
+    sess = msgraph.InferenceSession(m)
+    plan = build_plan(msgraph.import_onnx(m))
+    kernels = [s.kernel for s in plan.steps]
+    assert kernels == (["f32_conv2d_im2col_packed"] if const_w else ["f32_conv2d_im2col"])
+    assert [s.kernel for s in plan.init_steps] == (["f32_conv2d_pack_weights"] if const_w else [])
+    want = ort_run(m, feeds)[0]
+    for _ in range(2):
+        np.testing.assert_allclose(sess.run(None, feeds)[0], want, rtol=1e-4, atol=1e-4)
+
+
+def test_init_steps_read_constants_only(monkeypatch):
+    """An init step runs before any input exists: a lowering that points one at a value is a PlanError."""
+    from dataclasses import replace
+
+    def bad(ctx):
+        ctx.emit_init("u8_copy", [ctx.input(0), ctx.new_persistent(16)], [16])
+        ctx.emit("f32_tanh", [ctx.input(0), ctx.output(0)], [24])
+
+    monkeypatch.setitem(ops.REGISTRY, "Tanh", replace(ops.REGISTRY["Tanh"], lower=bad))
+    g = Graph(nodes=(Node("Tanh", ("x",), ("y",), {}, "t"),), values={"x": Value("x", F32), "y": Value("y", F32)},
+              inputs=("x",), outputs=("y",))
+    with pytest.raises(PlanError, match="init step"):
+        build_plan(g)
+
+
+def test_failing_init_step_is_reported_at_load():
+    from backend_wasm.executor import Executor
+    from msgraph.errors import KernelError
+    from msgraph.plan import PlanStep
+
+    plan = build_plan(msgraph.import_onnx(lenet5()))
+    s = plan.init_steps[0]
+    bad = Plan(**{**plan.__dict__, "init_steps": (PlanStep(s.node, s.op, s.kernel, s.tensors,
+                                                           s.ints[:9] + (5,) + s.ints[10:]),)})
+    with pytest.raises(KernelError, match="init kernel f32_conv2d_pack_weights.*group"):
+        Executor(bad)
 
 
 def test_reshape_is_an_alias_and_costs_no_step():

@@ -107,7 +107,8 @@ def check_node(node: Node, in_types: list[TensorType | None], graph: Graph) -> l
 
 @dataclass
 class Step:
-    """One kernel call before placement: tensors are (value name, byte offset) or ("#scratch", k) or None."""
+    """One kernel call before placement: tensors are (value name, byte offset), ("#scratch", k),
+    ("#persistent", k) or None."""
     node: str
     op: str
     kernel: str
@@ -124,6 +125,8 @@ class Lowering:
     consts: list[np.ndarray | None]
     steps: list[Step] = field(default_factory=list)
     scratch: list[int] = field(default_factory=list)  # byte sizes, live during this node's steps only
+    init_steps: list[Step] = field(default_factory=list)  # run once at load, after the weights are written
+    persistent: list[int] = field(default_factory=list)  # byte sizes, live for the whole session
 
     def input(self, i: int, byte_offset: int = 0):
         name = self.node.inputs[i] if i < len(self.node.inputs) else ""
@@ -136,8 +139,23 @@ class Lowering:
         self.scratch.append(int(nbytes))
         return ("#scratch", len(self.scratch) - 1)
 
+    def new_persistent(self, nbytes: int):
+        """A buffer of its own for the whole session, outside the reused arena (zeroed at load): init steps
+        fill it from constants once, the node's steps read it on every run."""
+        self.persistent.append(int(nbytes))
+        return ("#persistent", len(self.persistent) - 1)
+
+    def is_const(self, i: int) -> bool:
+        """Whether input i is a constant (its value is known at plan time and written once at load)."""
+        return i < len(self.consts) and self.consts[i] is not None
+
     def emit(self, kernel: str, tensors: list, ints: list[int]) -> None:
         self.steps.append(Step(self.node.name, self.node.op, kernel, tuple(tensors), tuple(int(i) for i in ints)))
+
+    def emit_init(self, kernel: str, tensors: list, ints: list[int]) -> None:
+        """A step run once at load (before the first run): it may read constant inputs and write persistent
+        buffers only, since nothing else holds data then."""
+        self.init_steps.append(Step(self.node.name, self.node.op, kernel, tuple(tensors), tuple(int(i) for i in ints)))
 
 
 def _load_all() -> None:

@@ -179,8 +179,9 @@ def _as_2d(node, x: TensorType, kernel: tuple):
 def _lower_conv(ctx: Lowering) -> None:
     """Picks the conv path by shape: 1x1 stride-1 unpadded convs are one batched gemm step (Y[n] = W @ X[n]);
     3x3 depthwise convs (stride 1 or 2) a dedicated kernel; convs with >= 4 output channels per group im2col +
-    GEMM (measured faster than the direct kernel even for LeNet's 1 -> 6 5x5, kernels/bench_conv.py); the
-    rest (other grouped convs) the direct kernel."""
+    GEMM (measured faster than the direct kernel even for LeNet's 1 -> 6 5x5, kernels/bench_conv.py), with
+    constant weights packed into GEMM tiles once at load (an init step) instead of on every run; the rest
+    (other grouped convs) the direct kernel."""
     x, w = ctx.in_types[0], ctx.in_types[1]
     hw, k, o, p, s, d = _as_2d(ctx.node, x, tuple(w.shape[2:]))
     n, c, m, group = x.shape[0], x.shape[1], w.shape[0], ctx.node.attr("group", 1)
@@ -198,7 +199,13 @@ def _lower_conv(ctx: Lowering) -> None:
         ctx.emit(f"{name}_dwconv2d", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)], ints)
         return
     if mg >= 4:
-        scratch = ctx.new_scratch(-(-mg // 4) * 4 * cg * k[0] * k[1] * x.dtype.itemsize)
+        packed_bytes = -(-mg // 4) * 4 * cg * k[0] * k[1] * x.dtype.itemsize  # one group's packed weights
+        if ctx.is_const(1):  # constant weights: packed once at load into a buffer of their own
+            packed = ctx.new_persistent(group * packed_bytes)
+            ctx.emit_init(f"{name}_conv2d_pack_weights", [ctx.input(1), packed], ints)
+            ctx.emit(f"{name}_conv2d_im2col_packed", [ctx.input(0), packed, ctx.input(2), ctx.output(0)], ints)
+            return
+        scratch = ctx.new_scratch(packed_bytes)
         ctx.emit(f"{name}_conv2d_im2col", [ctx.input(0), ctx.input(1), ctx.input(2), scratch, ctx.output(0)], ints)
         return
     ctx.emit(f"{name}_conv2d", [ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)], ints)

@@ -20,6 +20,8 @@ from backend_wasm import backend
 from msgraph.errors import MsGraphError, UnsupportedOpError, UnsupportedTypeError
 
 ALLOWLIST = Path(__file__).with_name("onnx_backend_allowlist.txt")
+MODEL_ALLOWLIST = Path(__file__).with_name("onnx_backend_models_allowlist.txt")
+MODEL_CATEGORIES = ("RealModel", "SimpleModel", "PyTorchConvertedModel", "PyTorchOperatorModel")
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,9 +33,30 @@ def node_cases() -> dict:
         return {c.name: c for c in collect_testcases()}
 
 
-def allowlist() -> list[str]:
-    lines = ALLOWLIST.read_text().splitlines() if ALLOWLIST.exists() else []
+def allowlist(path: Path = ALLOWLIST) -> list[str]:
+    lines = path.read_text().splitlines() if path.exists() else []
     return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def passing_model_tests() -> list[str]:
+    """The model tests BackendTest bundles (real, simple, pytorch-*) that pass, by running each."""
+    import os
+    import tempfile
+    import unittest
+
+    import onnx.backend.test
+
+    os.environ.setdefault("ONNX_HOME", os.path.join(tempfile.gettempdir(), "msgraph-onnx-home"))
+    suite = onnx.backend.test.BackendTest(backend, __name__)
+    passing = []
+    for category in MODEL_CATEGORIES:
+        for name, item in sorted(suite._test_items[category].items()):
+            if name.endswith("_cpu"):
+                case = type("Case", (unittest.TestCase,), {name: item.func})(name)
+                with open(os.devnull, "w") as sink:
+                    if unittest.TextTestRunner(stream=sink, verbosity=0).run(case).wasSuccessful():
+                        passing.append(name.removesuffix("_cpu"))
+    return passing
 
 
 def _array(x) -> np.ndarray:
@@ -80,6 +103,10 @@ def main(argv: list[str]) -> int:
         ALLOWLIST.write_text("# ONNX backend node tests that must pass on backend_wasm.backend "
                              "(python tests/onnx_suite.py --write-allowlist)\n" + "\n".join(passing) + "\n")
         print(f"wrote {len(passing)} tests to {ALLOWLIST}")
+        models = passing_model_tests()
+        MODEL_ALLOWLIST.write_text("# BackendTest's bundled model tests (real, simple, pytorch-*) that must pass "
+                                   "(python tests/onnx_suite.py --write-allowlist)\n" + "\n".join(models) + "\n")
+        print(f"wrote {len(models)} model tests to {MODEL_ALLOWLIST}")
     return 0
 
 

@@ -7,7 +7,7 @@ import unittest
 
 import onnx.backend.test
 import pytest
-from onnx_suite import allowlist, node_cases, run_case
+from onnx_suite import MODEL_ALLOWLIST, allowlist, node_cases, run_case
 
 from backend_wasm import backend
 
@@ -16,10 +16,10 @@ os.environ.setdefault("ONNX_HOME", os.path.join(tempfile.gettempdir(), "msgraph-
 ALLOWED = allowlist()
 REAL_MODELS = ["test_bvlc_alexnet", "test_densenet121", "test_inception_v1", "test_inception_v2", "test_resnet50",
                "test_shufflenet", "test_squeezenet", "test_vgg19", "test_zfnet512"]
-REAL_PASSING: list[str] = []  # the real models that run today (the coverage issue brings the rest)
+MODEL_TESTS = allowlist(MODEL_ALLOWLIST)  # bundled model tests that pass: real, simple, pytorch-*
 
 _suite = onnx.backend.test.BackendTest(backend, __name__)  # it generates the node tests itself
-_wanted = {f"{n}_cpu" for n in ALLOWED + REAL_PASSING}
+_wanted = {f"{n}_cpu" for n in ALLOWED + MODEL_TESTS}
 # Only the allowlisted tests become test methods (test_cases would add every other one as a skip).
 for _category, _items in _suite._test_items.items():
     _methods = {n: item.func for n, item in _items.items() if n in _wanted}
@@ -30,6 +30,7 @@ for _category, _items in _suite._test_items.items():
 
 def test_allowlist_names_real_tests():
     assert len(ALLOWED) == len(set(ALLOWED)) and set(ALLOWED) <= set(node_cases())
+    assert set(REAL_MODELS) <= set(MODEL_TESTS)  # the nine bundled real architectures all run
 
 
 @pytest.mark.parametrize("name", sorted(set(node_cases()) - set(ALLOWED)))

@@ -150,6 +150,29 @@ def test_conv_weights_packed_at_load_only_when_constant(const_w, rng):
         np.testing.assert_allclose(sess.run(None, feeds)[0], want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("c,m,const_w,kernel", [
+    (8, 24, True, "f32_conv2d_im2col_packed"),  # widening 1x1: im2col on weights packed at load
+    (24, 8, True, "f32_gemm"),  # narrowing 1x1: a gemm (faster there)
+    (8, 24, False, "f32_gemm"),  # W fed at run time: a gemm
+])
+def test_pointwise_conv_paths(c, m, const_w, kernel, rng):
+    from conftest import ort_run
+    from onnx import numpy_helper
+    from onnx_builders import single
+
+    x = rng.standard_normal((2, c, 5, 11)).astype(np.float32)
+    w = rng.standard_normal((m, c, 1, 1)).astype(np.float32)
+    mdl = single("Conv", {"x": x, "w": w})
+    if const_w:
+        mdl.graph.initializer.append(numpy_helper.from_array(w, "w"))
+        del mdl.graph.input[1:]
+    feeds = {"x": x} if const_w else {"x": x, "w": w}
+    plan = build_plan(msgraph.import_onnx(mdl))
+    assert [s.kernel for s in plan.steps] == [kernel]
+    got = msgraph.InferenceSession(mdl).run(None, feeds)[0]
+    np.testing.assert_allclose(got, ort_run(mdl, feeds)[0], rtol=1e-4, atol=1e-4)
+
+
 def test_init_steps_read_constants_only(monkeypatch):
     """An init step runs before any input exists: a lowering that points one at a value is a PlanError."""
     from dataclasses import replace

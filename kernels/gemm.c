@@ -8,7 +8,8 @@
  * MR/L vectors of A and splats their lanes (a shuffle, cheaper here than load-splat), loads NR/L vectors
  * of B, and does MR*NR/L multiply-adds. Edge rows/columns compute on the zero padding and are not
  * stored. The first K block writes alpha*acc + beta*C (each C element is read before the same Y element
- * is written, so Y may alias a full-shape C); later blocks add to Y; the last applies the activation. */
+ * is written, so Y may alias a full-shape C); later blocks add to Y; the last applies the activation.
+ * gemm_pack_b / gemm_packed_b: the blocked path with a constant B packed once at load (a plan init step). */
 #include "mg_gemm.h"
 
 #ifndef MG_GEMM_SMALL_K
@@ -193,3 +194,99 @@ MG_FLOAT(MG_GEMM_BLOCKED, _)
         return 0; \
     }
 MG_FLOAT(MG_GEMM, gemm)
+
+/* ---- gemm_pack_b (tensors B, Packed; gemm's ints, only N, K, trans_b used and M, batch ignored): B's panels
+ * as the blocked path packs them, once at load for a constant B: per K block k0 of KC (at k0 * Np, Np =
+ * ceil(N / NR) * NR), NR-column panels j (at j * kb, kb = min(KC, K - k0)), each kb x NR k-major, zero
+ * columns past N. gemm_packed_b (A, Packed, C or 0, Y; gemm's ints) then runs the blocked path on them: it
+ * requires alpha 1, K >= 1 and b_batch_stride 0 (one B for every batch). */
+#define MG_GEMM_PACK_B(dt, op) \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        enum { NR = MG_GEMM_NV * L, KC = MG_GEMM_KC }; \
+        int32_t N = p[1], K = p[2], tb = p[4]; \
+        MG_CHECK(N >= 0 && K >= 0, MG_NAME(dt, op), "N and K must be >= 0"); \
+        MG_CHECK(tb == 0 || tb == 1, MG_NAME(dt, op), "trans_b must be 0 or 1"); \
+        const T *b = (const T *)(uintptr_t)t[0]; \
+        T *bp = (T *)(uintptr_t)t[1]; \
+        MG_CHECK(bp != 0, MG_NAME(dt, op), "the packed tensor is missing"); \
+        ptrdiff_t bks = tb ? 1 : N, bjs = tb ? K : 1, np_ = (ptrdiff_t)(N + NR - 1) / NR * NR; \
+        for (int32_t k0 = 0; k0 < K; k0 += KC) { \
+            int32_t kb = K - k0 < KC ? K - k0 : KC; \
+            for (int32_t j0 = 0; j0 < N; j0 += NR) \
+                mg_gemm_pack_b_##dt(bp + k0 * np_ + (ptrdiff_t)j0 * kb, b + k0 * bks + j0 * bjs, kb, \
+                                    N - j0 < NR ? N - j0 : NR, bks, bjs); \
+        } \
+        return 0; \
+    }
+MG_FLOAT(MG_GEMM_PACK_B, gemm_pack_b)
+
+#define MG_GEMM_PACKED_B(dt, op) \
+    MG_INLINE void mg_gemm_blocked_pb_##dt(int32_t M, int32_t N, int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, \
+                                           ptrdiff_t aks, const mg_##dt##_t *bpk, mg_##dt##_t *y, const mg_##dt##_t *c, \
+                                           ptrdiff_t crs, ptrdiff_t ccs, mg_##dt##_t beta, mg_##dt##_t *ap, \
+                                           const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_GEMM_KC, NP = MG_GEMM_NP, \
+               MC = MG_GEMM_A_BYTES / (KC * sizeof(T)) / MR * MR }; \
+        ptrdiff_t np_ = (ptrdiff_t)(N + NR - 1) / NR * NR; \
+        for (int32_t k0 = 0; k0 < K; k0 += KC) { \
+            int32_t kb = K - k0 < KC ? K - k0 : KC; \
+            int first = k0 == 0, last = k0 + kb >= K; \
+            for (int32_t m0 = 0; m0 < M; m0 += MC) { \
+                int32_t mb = M - m0 < MC ? M - m0 : MC; \
+                mg_gemm_pack_a_##dt(ap, a + m0 * ars + k0 * aks, mb, kb, ars, aks); \
+                for (int32_t j0 = 0; j0 < N; j0 += NP * NR) { \
+                    int32_t ncp = N - j0 < NP * NR ? N - j0 : NP * NR; \
+                    const T *bp = bpk + k0 * np_ + (ptrdiff_t)j0 * kb; \
+                    for (int32_t i0 = 0; i0 < mb; i0 += MR) { \
+                        int32_t rows = mb - i0 < MR ? mb - i0 : MR; \
+                        for (int32_t jp = 0; jp < ncp; jp += NR) { \
+                            int32_t nc = ncp - jp < NR ? ncp - jp : NR; \
+                            T *yt = y + (ptrdiff_t)(m0 + i0) * N + j0 + jp; \
+                            VT acc[MR][MG_GEMM_NV]; \
+                            if (first) mg_gemm_acc_c_##dt(acc, c ? c + (m0 + i0) * crs + (j0 + jp) * ccs : 0, crs, ccs, beta, rows, nc); \
+                            else mg_gemm_get_##dt(yt, N, rows, nc, acc); \
+                            mg_gemm_ukr_bs_##dt(kb, ap + i0 * kb, bp + (ptrdiff_t)jp * kb, NR, acc); \
+                            if (nc == NR) mg_gemm_put_##dt(yt, N, rows, acc, last ? ACT : 0, act); \
+                            else mg_gemm_put_part_##dt(yt, N, rows, nc, acc, last ? ACT : 0, act); \
+                        } \
+                    } \
+                } \
+            } \
+        } \
+    } \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR, KC = MG_GEMM_KC, MC = MG_GEMM_A_BYTES / (KC * sizeof(T)) / MR * MR }; \
+        int32_t M = p[0], N = p[1], K = p[2], ta = p[3], tb = p[4]; \
+        float alpha = mg_f32_from_bits(p[5]); \
+        T beta = (T)mg_f32_from_bits(p[6]); \
+        ptrdiff_t crs = p[7], ccs = p[8]; \
+        int32_t batch = p[9], abs_ = p[10], bbs = p[11]; \
+        mg_act act = mg_act_from(p[12], p[13], p[14]); \
+        MG_CHECK(M >= 0 && N >= 0 && K >= 1 && batch >= 0, MG_NAME(dt, op), "M, N, batch must be >= 0 and K >= 1"); \
+        MG_CHECK((ta == 0 || ta == 1) && (tb == 0 || tb == 1), MG_NAME(dt, op), "trans_a and trans_b must be 0 or 1"); \
+        MG_CHECK(alpha == 1.0f && bbs == 0, MG_NAME(dt, op), "alpha must be 1 and b_batch_stride 0"); \
+        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
+        if (M == 0 || N == 0) return 0; \
+        const T *c = (const T *)(uintptr_t)t[2], *bpk = (const T *)(uintptr_t)t[1]; \
+        MG_CHECK(bpk != 0, MG_NAME(dt, op), "the packed B is missing"); \
+        _Alignas(16) T ap[MC * KC]; \
+        ptrdiff_t ars = ta ? 1 : K, aks = ta ? M : 1; \
+        for (int32_t bi = 0; bi < batch; bi++) { \
+            const T *a = (const T *)(uintptr_t)t[0] + (ptrdiff_t)bi * abs_; \
+            T *y = (T *)(uintptr_t)t[3] + (ptrdiff_t)bi * M * N; \
+            switch (act.code) { \
+            case 0: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 0, &act); break; \
+            case 1: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 1, &act); break; \
+            case 2: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 2, &act); break; \
+            case 3: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 3, &act); break; \
+            case 4: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 4, &act); break; \
+            case 5: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 5, &act); break; \
+            default: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 6, &act); break; \
+            } \
+        } \
+        return 0; \
+    }
+MG_FLOAT(MG_GEMM_PACKED_B, gemm_packed_b)

@@ -21,7 +21,8 @@ ABI = {
     **{op: NUM for op in ("add", "sub", "mul", "div", "argmax", "argmin", "equal_count")},
     "relu": ("f32", "f64", "i8", "i16", "i32", "i64"),
     **{op: FLOATS for op in ("sigmoid", "tanh", "gemm", "conv2d", "conv2d_im2col", "dwconv2d", "avgpool2d", "softmax",
-                             "logsoftmax", "conv2d_pack_weights", "conv2d_im2col_packed")},
+                             "logsoftmax", "conv2d_pack_weights", "conv2d_im2col_packed", "gemm_pack_b",
+                             "gemm_packed_b")},
     "maxpool2d": ("f32", "f64", "i8", "u8"),
     "copy": ("u8",),
 }
@@ -348,7 +349,9 @@ GEMM_TOL = {"f32": (1e-4, 1e-5), "f64": (1e-12, 1e-13)}  # rtol, atol per unit o
 
 def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_shared=False, act=0,
              seed=0, alias=None, c_kind=None):
-    dt = split(name)[0]
+    """`name` may be <dt>_gemm_packed_b: B (shared by the batch) is packed by gemm_pack_b first, as a plan's
+    init step does; returns Y."""
+    dt, op = split(name)
     rng = np.random.default_rng(seed)
     a = rand(dt, (batch, K, M) if ta else (batch, M, K), rng) / 4
     b = rand(dt, (1 if b_shared else batch, N, K) if tb else (1 if b_shared else batch, K, N), rng) / 4
@@ -360,7 +363,12 @@ def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_
         cfull = np.broadcast_to(c.reshape((M, 1)) if c_kind == "col" else c, (M, N)).astype(np.float64)
     ints = [M, N, K, ta, tb, kh.f32_bits(alpha), kh.f32_bits(beta), crs, ccs, batch,
             a[0].size, 0 if b_shared else b[0].size, *act_ints(act)]
-    got = kh.run(name, [a, b, c], [((batch, M, N), dt)], ints, alias=alias)[0]
+    if op == "gemm_packed_b":
+        nr = 2 * lanes(dt)
+        bp = kh.run(f"{dt}_gemm_pack_b", [b[0]], [((-(-N // nr) * nr * K,), dt)], ints)[0]
+        got = kh.run(name, [a, bp, c], [((batch, M, N), dt)], ints, alias=alias)[0]
+    else:
+        got = kh.run(name, [a, b, c], [((batch, M, N), dt)], ints, alias=alias)[0]
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     opa = a64.transpose(0, 2, 1) if ta else a64
     opb = b64.transpose(0, 2, 1) if tb else b64
@@ -371,6 +379,7 @@ def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_
     rtol, atol = GEMM_TOL[dt]
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * np.sqrt(max(K, 1)) * 4,
                                err_msg=f"{name} M={M} N={N} K={K} ta={ta} tb={tb} C={c_kind}")
+    return got
 
 
 GEMM_SIZES = [(1, 1, 1), (5, 7, 3), (17, 9, 33), (64, 64, 64), (3, 17, 300), (4, 8, 2), (2, 37, 9), (1, 300, 17),
@@ -430,6 +439,22 @@ def test_gemm_small_k(name, act):
                         (9, 41, 257, 0), (70, 50, 24, 0)]:
         run_gemm(name, M, N, K, ta=ta, act=act, c_kind="col", beta=0.5, batch=2)
         run_gemm(name, M, N, K, ta=ta, act=act)
+
+
+@covers("gemm_packed_b", "gemm_pack_b")
+@pytest.mark.parametrize("act", list(ACTS))
+def test_gemm_packed_b(name, act):
+    """B packed once (gemm_pack_b) then the blocked path on it: row/column edges, several K blocks, B^T,
+    A^T, every kind of C, a batch sharing B; bit-identical to gemm where gemm takes its blocked path."""
+    dt = split(name)[0]
+    cases = [(17, 19, 33, 0, 0, "row"), (9, 13, 300, 0, 1, "full"), (70, 50, 257, 1, 0, "col"), (5, 8, 1, 0, 1, None),
+             (64, 64, 129, 1, 1, "scalar"), (13, 3, 700, 0, 0, "row"), (1, 21, 9, 0, 1, None)]
+    for M, N, K, ta, tb, c_kind in cases:
+        got = run_gemm(f"{dt}_gemm_packed_b", M, N, K, ta, tb, c_kind=c_kind, beta=0.5, act=act, batch=2,
+                       b_shared=True)
+        if M > 4 and (tb or K > 256):  # gemm's blocked path: the same arithmetic in the same order
+            np.testing.assert_array_equal(got, run_gemm(f"{dt}_gemm", M, N, K, ta, tb, c_kind=c_kind, beta=0.5,
+                                                        act=act, batch=2, b_shared=True))
 
 
 def test_gelu_epilogue_accuracy():
@@ -751,6 +776,9 @@ def test_bad_nd_fails_with_message():
 @pytest.mark.parametrize("name,ints,expect", [
     ("f32_gemm", [2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 7, 0, 0], "act"),
     ("f32_gemm", [-1, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], ">= 0"),
+    ("f32_gemm_packed_b", [2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], "alpha must be 1"),
+    ("f32_gemm_packed_b", [2, 2, 0, 0, 0, 0x3F800000, 0, 0, 0, 1, 0, 0, 0, 0, 0], "K >= 1"),
+    ("f64_gemm_pack_b", [2, 2, 2, 0, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], "trans_b"),
     ("f32_conv2d", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
     ("f32_conv2d", [1, 4, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, -1, 0, 0], "act"),
     ("f32_conv2d_im2col", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
@@ -763,7 +791,7 @@ def test_bad_nd_fails_with_message():
 ])
 def test_bad_params(name, ints, expect):
     x = np.zeros(64, npdt(split(name)[0]))
-    n_tensors = {"gemm": 4, "conv2d": 4, "dwconv2d": 4, "conv2d_im2col": 5, "conv2d_im2col_packed": 4}.get(split(name)[1], 2)
+    n_tensors = {"gemm": 4, "gemm_packed_b": 4, "conv2d": 4, "dwconv2d": 4, "conv2d_im2col": 5, "conv2d_im2col_packed": 4}.get(split(name)[1], 2)
     with pytest.raises(kh.KernelFailed) as e:
         kh.run(name, [x] * (n_tensors - 1), [((4,), "i64")], ints)
     assert expect in e.value.message and split(name)[1] in e.value.message

@@ -173,6 +173,38 @@ def test_pointwise_conv_paths(c, m, const_w, kernel, rng):
     np.testing.assert_allclose(got, ort_run(mdl, feeds)[0], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("op,m,k,const_b,kernel", [
+    ("Gemm", 16, 40, True, "f32_gemm_packed_b"),  # B^T (transB=1): packed at load
+    ("Gemm", 3, 40, True, "f32_gemm"),  # a few rows: dot products with B^T, no packing to save
+    ("MatMul", 16, 300, True, "f32_gemm_packed_b"),  # K > 256 (3-D A, one 2-D B for the batch)
+    ("MatMul", 16, 40, True, "f32_gemm"),  # small K: B read in place
+    ("Gemm", 16, 40, False, "f32_gemm"),  # B fed at run time
+])
+def test_gemm_constant_b_paths(op, m, k, const_b, kernel, rng):
+    from conftest import ort_run
+    from onnx import numpy_helper
+    from onnx_builders import single
+
+    n = 21
+    if op == "Gemm":
+        a, b, c = (rng.standard_normal(s).astype(np.float32) for s in ((m, k), (n, k), (n,)))
+        mdl = single("Gemm", {"a": a, "b": b, "c": c}, transB=1, beta=0.5)
+        feeds = {"a": a, "b": b, "c": c}
+    else:
+        a, b = rng.standard_normal((2, m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
+        mdl = single("MatMul", {"a": a, "b": b})
+        feeds = {"a": a, "b": b}
+    if const_b:
+        mdl.graph.initializer.append(numpy_helper.from_array(b, "b"))
+        del mdl.graph.input[1]
+        del feeds["b"]
+    plan = build_plan(msgraph.import_onnx(mdl))
+    assert {s.kernel for s in plan.steps} == {kernel}
+    assert [s.kernel for s in plan.init_steps] == (["f32_gemm_pack_b"] if kernel.endswith("packed_b") else [])
+    got = msgraph.InferenceSession(mdl).run(None, feeds)[0]
+    np.testing.assert_allclose(got, ort_run(mdl, feeds)[0], rtol=1e-4, atol=1e-4)
+
+
 def test_init_steps_read_constants_only(monkeypatch):
     """An init step runs before any input exists: a lowering that points one at a value is a PlanError."""
     from dataclasses import replace

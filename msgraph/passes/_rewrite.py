@@ -69,6 +69,15 @@ class Rewriter:
             if n is not None:
                 yield k, n
 
+    def producer_and_sole_user(self, ops: tuple[str, ...]) -> Iterable[tuple[int, Node, int, Node]]:
+        """(k, node, j, user): live unfused ONNX nodes of `ops` whose output only node j reads."""
+        for k, node in self.live():
+            if node.op not in ops or node.attr("activation") or node.domain not in ("", "ai.onnx"):
+                continue
+            j = self.sole_user(node.outputs[0])
+            if j is not None:
+                yield k, node, j, self.nodes[j]
+
     # ------------------------------------------------------------------ edits
     def replace(self, k: int, node: Node) -> None:
         self._index(k, self.nodes[k], -1)

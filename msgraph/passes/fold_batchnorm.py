@@ -61,13 +61,7 @@ def _fold_gemm(rw: Rewriter, node: Node, bn: Node) -> Node | None:
 
 def run(rw: Rewriter) -> int:
     done = 0
-    for k, node in rw.live():
-        if node.op not in ("Conv", "Gemm") or node.attr("activation") or node.domain not in ("", "ai.onnx"):
-            continue
-        j = rw.sole_user(node.outputs[0])
-        if j is None:
-            continue
-        bn = rw.nodes[j]
+    for k, node, j, bn in rw.producer_and_sole_user(("Conv", "Gemm")):
         if bn.op != "BatchNormalization" or bn.inputs[0] != node.outputs[0]:
             continue
         if rw.type(bn.outputs[0]) != rw.type(node.outputs[0]):

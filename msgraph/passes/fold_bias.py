@@ -53,13 +53,7 @@ def _gemm_bias(rw: Rewriter, node: Node, c: np.ndarray) -> tuple | None:
 
 def run(rw: Rewriter) -> int:
     done = 0
-    for k, node in rw.live():
-        if node.op not in ("Conv", "Gemm") or node.attr("activation") or node.domain not in ("", "ai.onnx"):
-            continue
-        j = rw.sole_user(node.outputs[0])
-        if j is None:
-            continue
-        add = rw.nodes[j]
+    for k, node, j, add in rw.producer_and_sole_user(("Conv", "Gemm")):
         c = _addend(rw, add, node.outputs[0])
         if c is None:
             continue

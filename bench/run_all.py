@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from msgraph.bench import bench
 
+NOTES = "## Notes"
 ZOO = ("mobilenet_v2", "resnet18", "squeezenet1_1", "transformer_encoder_layer")
 
 
@@ -86,7 +87,10 @@ def main() -> None:
             lines.append(row(name, r))
             print(lines[-1], flush=True)
     lines += ["", "## Host overhead per run (`python bench/host_overhead.py`)", "", "```", host_overhead(), "```", ""]
-    Path(args.out).write_text("\n".join(lines))
+    out = Path(args.out)
+    old = out.read_text() if out.exists() else ""
+    notes = old[old.index(NOTES):] if NOTES in old else ""  # the hand-written section survives a rerun
+    out.write_text("\n".join(lines) + notes)
     print(f"wrote {args.out}")
 
 

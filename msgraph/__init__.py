@@ -3,8 +3,16 @@
 The core modules never import wasmtime; `InferenceSession` comes from the backend_wasm package on first use."""
 from __future__ import annotations
 
-from .errors import (GraphError, InputError, KernelError, MsGraphError, PlanError, ShapeError,  # noqa: F401
-                     UnsupportedOpError, UnsupportedTypeError)
+from .errors import (  # noqa: F401
+    GraphError,
+    InputError,
+    KernelError,
+    MsGraphError,
+    PlanError,
+    ShapeError,
+    UnsupportedOpError,
+    UnsupportedTypeError,
+)
 from .ir import Graph, Node, TensorType, Value  # noqa: F401
 from .onnx_import import import_onnx  # noqa: F401
 from .plan import Plan, build_plan  # noqa: F401

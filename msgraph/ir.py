@@ -4,8 +4,9 @@ Imports nothing from the frontends, the planner or any backend.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Value:
     const: np.ndarray | None = None  # set for initializers / constants
 
     @staticmethod
-    def constant(name: str, array: np.ndarray) -> "Value":
+    def constant(name: str, array: np.ndarray) -> Value:
         array = np.asarray(array, order="C")  # (ascontiguousarray would turn a scalar into shape [1])
         return Value(name, TensorType(dtypes.from_numpy(array.dtype), tuple(int(d) for d in array.shape)), array)
 
@@ -78,7 +79,7 @@ class Graph:
     name: str = "graph"
     opset: int = 17  # the ai.onnx opset the node semantics follow
 
-    def replace(self, **changes: Any) -> "Graph":
+    def replace(self, **changes: Any) -> Graph:
         return replace(self, **changes)
 
     def type(self, name: str) -> TensorType:
@@ -99,7 +100,7 @@ class Graph:
                     users.setdefault(i, []).append(n)
         return users
 
-    def validate(self) -> "Graph":
+    def validate(self) -> Graph:
         """Checks structure (dangling values, duplicates, cycles, arity) and re-infers every type."""
         from .ops import check_node  # ops depend on ir, so import late
         from .schedule import topological_order

@@ -73,7 +73,7 @@ class Plan:
         return json.dumps(d)
 
     @staticmethod
-    def from_json(text: str, weights: bytes) -> "Plan":
+    def from_json(text: str, weights: bytes) -> Plan:
         d = json.loads(text)
         if d.pop("format", None) != FORMAT:
             raise PlanError(f"plan format is not {FORMAT}")
@@ -251,4 +251,4 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
                 values=values)
 
 
-__all__ = ["Plan", "PlanStep", "Binding", "build_plan", "ALIGN", "GraphError"]
+__all__ = ["ALIGN", "Binding", "GraphError", "Plan", "PlanStep", "build_plan"]

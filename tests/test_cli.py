@@ -73,7 +73,6 @@ def test_bad_model_path(capsys, tmp_path):
 
 def test_check_reports_per_op_and_suggests_a_cut(tmp_path, capsys):
     from onnx import TensorProto, helper
-
     from onnx_builders import model
 
     n = helper.make_node

@@ -14,7 +14,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def python_blocks():
-    return re.findall(r"```python\n(.*?)```", README, re.S)
+    return re.findall(r"```python\n(.*?)```", README, re.DOTALL)
 
 
 @pytest.mark.parametrize("k", range(len(python_blocks())))

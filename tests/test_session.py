@@ -12,7 +12,7 @@ from msgraph.errors import GraphError, InputError, UnsupportedOpError
 
 @pytest.mark.parametrize("build", [mlp, lenet5], ids=["mlp", "lenet5"])
 def test_models_match_onnxruntime(build, rng):
-    m = build(batch=1) if build is lenet5 else build(batch=1)
+    m = build(batch=1)
     shape = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
     x = rng.standard_normal(shape).astype(np.float32)
     (want,) = ort_run(m, {"x": x})
@@ -130,7 +130,6 @@ def test_malformed_file(tmp_path):
 
 def test_two_unsupported_ops_named_at_once():
     from onnx import TensorProto, helper
-
     from onnx_builders import model
 
     n = helper.make_node

@@ -2,8 +2,9 @@
 lowering of a node to kernel steps (see kernels/ABI.md). One module per op family registers its ops here."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ Infer = Callable[[Node, list, list], list]  # (node, input types, input constant
 class OpDef:
     name: str
     infer: Infer
-    lower: Callable[["Lowering"], None] | None  # None: the op is an alias (its output views input 0)
+    lower: Callable[[Lowering], None] | None  # None: the op is an alias (its output views input 0)
     inputs: tuple[int, int]  # min, max count (optional inputs may be "")
     outputs: tuple[int, int] = (1, 1)
     dtypes: tuple[DType, ...] = ()  # dtypes of input 0 the kernels handle

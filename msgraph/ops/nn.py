@@ -110,7 +110,7 @@ def _infer_gemm(node, types, consts):
 
 
 def _lower_gemm(ctx: Lowering) -> None:
-    a, b = ctx.in_types[0], ctx.in_types[1]
+    a = ctx.in_types[0]
     c = ctx.in_types[2] if len(ctx.in_types) > 2 else None
     m, n = ctx.out_types[0].shape
     k = a.shape[0] if ctx.node.attr("transA", 0) else a.shape[1]
@@ -168,8 +168,8 @@ def window_geometry(node, spatial: tuple, kernel: tuple, ceil_mode: bool = False
 
 def _spatial_2d(node, x: TensorType, what: str):
     if x.rank not in (3, 4):
-        raise UnsupportedOpError([(node.name, node.op, node.domain, 0, f"{what} on rank-{x.rank} input "
-                                   "(only 1-D and 2-D spatial inputs, NCL / NCHW, are supported)")])
+        why = f"{what} on rank-{x.rank} input (only 1-D and 2-D spatial inputs, NCL / NCHW, are supported)"
+        raise UnsupportedOpError([(node.name, node.op, node.domain, 0, why)])
 
 
 @register("Conv", inputs=(2, 3), dtypes=FLOATS, lower=lambda ctx: _lower_conv(ctx))

@@ -251,6 +251,27 @@ MG_NUM(MG_CUMSUM, cumsum)
         if (largest ? lt : gt) return 0; \
         return ia < ib; \
     } \
+    /* Sifts (v, i) down from the root of a heap of `size` indices (worst at the root); its final slot. */ \
+    MG_INLINE int32_t mg_tk_sift_##dt(int32_t *heap, int32_t size, const mg_##dt##_t *col, ptrdiff_t inner, \
+                                      mg_##dt##_t v, int32_t i, int32_t largest) { \
+        int32_t pos = 0; \
+        for (;;) { \
+            int32_t c = 2 * pos + 1; \
+            if (c >= size) break; \
+            int32_t hc = heap[c]; \
+            if (c + 1 < size) { \
+                int32_t hd = heap[c + 1]; \
+                if (mg_tk_before_##dt(col[(ptrdiff_t)hc * inner], hc, col[(ptrdiff_t)hd * inner], hd, largest)) { \
+                    c++; \
+                    hc = hd; \
+                } \
+            } \
+            if (!mg_tk_before_##dt(v, i, col[(ptrdiff_t)hc * inner], hc, largest)) break; \
+            heap[pos] = hc; \
+            pos = c; \
+        } \
+        return pos; \
+    } \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
         int32_t outer = p[0], n = p[1], inner = p[2], k = p[3], largest = p[4]; \
@@ -284,22 +305,7 @@ MG_NUM(MG_CUMSUM, cumsum)
                     } \
                     int32_t r = heap[0]; \
                     if (!mg_tk_before_##dt(v, i, col[(ptrdiff_t)r * inner], r, largest)) continue; \
-                    pos = 0; /* replace the root, sift down */ \
-                    for (;;) { \
-                        int32_t c = 2 * pos + 1; \
-                        if (c >= size) break; \
-                        int32_t hc = heap[c]; \
-                        if (c + 1 < size) { \
-                            int32_t hd = heap[c + 1]; \
-                            if (mg_tk_before_##dt(col[(ptrdiff_t)hc * inner], hc, col[(ptrdiff_t)hd * inner], hd, largest)) { \
-                                c++; \
-                                hc = hd; \
-                            } \
-                        } \
-                        if (!mg_tk_before_##dt(v, i, col[(ptrdiff_t)hc * inner], hc, largest)) break; \
-                        heap[pos] = hc; \
-                        pos = c; \
-                    } \
+                    pos = mg_tk_sift_##dt(heap, size, col, inner, v, i, largest); /* replace the root */ \
                     heap[pos] = i; \
                 } \
                 /* pop the worst to the back: a sorted list, best first */ \
@@ -307,23 +313,7 @@ MG_NUM(MG_CUMSUM, cumsum)
                 while (size > 0) { \
                     int32_t top = heap[0]; \
                     int32_t last = heap[--size]; \
-                    int32_t pos = 0; \
-                    T lv = col[(ptrdiff_t)last * inner]; \
-                    for (;;) { \
-                        int32_t c = 2 * pos + 1; \
-                        if (c >= size) break; \
-                        int32_t hc = heap[c]; \
-                        if (c + 1 < size) { \
-                            int32_t hd = heap[c + 1]; \
-                            if (mg_tk_before_##dt(col[(ptrdiff_t)hc * inner], hc, col[(ptrdiff_t)hd * inner], hd, largest)) { \
-                                c++; \
-                                hc = hd; \
-                            } \
-                        } \
-                        if (!mg_tk_before_##dt(lv, last, col[(ptrdiff_t)hc * inner], hc, largest)) break; \
-                        heap[pos] = hc; \
-                        pos = c; \
-                    } \
+                    int32_t pos = mg_tk_sift_##dt(heap, size, col, inner, col[(ptrdiff_t)last * inner], last, largest); \
                     heap[pos] = last; \
                     vals[ob + (ptrdiff_t)size * inner] = col[(ptrdiff_t)top * inner]; \
                     idx[ob + (ptrdiff_t)size * inner] = top; \

@@ -17,6 +17,16 @@ from .errors import GraphError
 Dim = int | str  # a str is a symbolic dimension, bound at plan time
 
 
+def unique_name(base: str, taken: set[str]) -> str:
+    """`base`, or `base_1`, `base_2`, ... whichever is not in `taken`; the name is added to `taken`."""
+    name, k = base, 0
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
+
+
 @dataclass(frozen=True)
 class TensorType:
     dtype: DType

@@ -25,7 +25,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .errors import GraphError, UnsupportedOpError
-from .ir import Graph, Node, TensorType
+from .ir import Graph, Node, TensorType, unique_name
 
 IR_VERSION = 10  # the newest onnxruntime 1.32 loads; raised only when the opset demands more
 
@@ -40,12 +40,7 @@ class _Ctx:
         self.taken = set(graph.values) | {n.name for n in graph.nodes}
 
     def fresh(self, base: str) -> str:
-        name, k = base, 0
-        while name in self.taken:
-            k += 1
-            name = f"{base}_{k}"
-        self.taken.add(name)
-        return name
+        return unique_name(base, self.taken)
 
     def const(self, base: str, array: np.ndarray) -> str:
         name = self.fresh(base)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..ir import Graph, Node, Value
+from ..ir import Graph, Node, Value, unique_name
 
 
 class Rewriter:
@@ -110,12 +110,7 @@ class Rewriter:
                                  n.name, n.domain))
 
     def fresh(self, base: str) -> str:
-        name, k = base, 0
-        while name in self._names:
-            k += 1
-            name = f"{base}_{k}"
-        self._names.add(name)
-        return name
+        return unique_name(base, self._names)
 
     def add_value(self, name: str, type_) -> str:
         """Declares the type of a new intermediate value `name` (from `fresh`)."""

@@ -14,7 +14,7 @@ from wasmtime import _ffi as ffi
 
 from msgraph.arena import align_up
 from msgraph.errors import InputError, KernelError
-from msgraph.plan import Binding, Plan
+from msgraph.plan import Binding, Plan, write_weights
 
 from . import loader
 
@@ -106,7 +106,7 @@ class Executor:
         buffer.keepalive = inst  # numpy views of the arena keep the store (the memory's owner) alive
         self._memory = np.frombuffer(buffer, dtype=np.uint8)  # valid for life: memory never grows
         n_weights = len(plan.weights)
-        self._memory[self.base:self.base + n_weights] = np.frombuffer(plan.weights, dtype=np.uint8)
+        write_weights(plan.weights, self._memory[self.base:self.base + n_weights])
         weights = self._memory[self.base:self.base + n_weights].view(ArenaBytes)
         weights.flags.writeable = False
         self.plan = replace(plan, weights=weights)  # the constants live in the arena only

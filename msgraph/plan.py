@@ -7,7 +7,7 @@ the host adds the base when it encodes the programs."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -18,6 +18,48 @@ from .ir import Graph
 from .schedule import needed_nodes, topological_order
 
 FORMAT = 1
+
+
+class Weights:
+    """The constants region as its pieces (byte offset, array): `len()` is its size, `bytes()` joins it
+    (to serialise), and a host writes it piece by piece straight into its memory (`write_into`), so
+    loading a model never makes a joined copy of the weights."""
+
+    def __init__(self, pieces: list[tuple[int, np.ndarray]], nbytes: int) -> None:
+        self._pieces, self._nbytes = pieces, nbytes
+
+    def __len__(self) -> int:
+        return self._nbytes
+
+    def write_into(self, dst: np.ndarray) -> None:
+        """Copies the region into the uint8 array `dst` (its first len(self) bytes; padding is zeroed)."""
+        end = 0
+        for off, array in self._pieces:
+            dst[end:off] = 0
+            end = off + array.nbytes
+            dst[off:end] = array.reshape(-1).view(np.uint8)
+        dst[end:self._nbytes] = 0
+
+    def __bytes__(self) -> bytes:
+        out = np.empty(self._nbytes, dtype=np.uint8)
+        self.write_into(out)
+        return out.tobytes()
+
+    def __getitem__(self, key):
+        return bytes(self)[key]
+
+    def __eq__(self, other) -> bool:
+        return bytes(self) == bytes(other)
+
+    __hash__ = None
+
+
+def write_weights(weights, dst: np.ndarray) -> None:
+    """Writes a plan's constants region (`Weights` or any bytes-like blob) into the uint8 array `dst`."""
+    if isinstance(weights, Weights):
+        weights.write_into(dst)
+    else:
+        dst[:len(weights)] = np.frombuffer(weights, dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -46,7 +88,7 @@ class Plan:
     steps: tuple[PlanStep, ...]
     inputs: tuple[Binding, ...]
     outputs: tuple[Binding, ...]
-    weights: bytes = field(repr=False)  # the constants region, written once at offset 0
+    weights: bytes | Weights = field(repr=False)  # the constants region, written once at offset 0
     arena_offset: int  # activations start here (after the constants)
     arena_bytes: int  # activations, graph inputs and outputs, scratch
     naive_bytes: int  # the same without any reuse: every value and scratch in a buffer of its own
@@ -68,7 +110,8 @@ class Plan:
 
     def to_json(self) -> str:
         """Everything but the weights blob, which travels beside it as raw bytes."""
-        d = {"format": FORMAT, **{k: v for k, v in asdict(self).items() if k not in ("weights", "values")}}
+        bare = asdict(replace(self, weights=b"", values={}))  # asdict deep-copies: leave the weights out
+        d = {"format": FORMAT, **{k: v for k, v in bare.items() if k not in ("weights", "values")}}
         d["weights_bytes"] = len(self.weights)
         return json.dumps(d)
 
@@ -182,19 +225,18 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
                 break
 
     # constants: each distinct constant buffer once, at the start
-    parts: list = []  # the constants' own buffers and padding, joined into the blob with one copy
+    pieces: list[tuple[int, np.ndarray]] = []  # the constants' own arrays, not copied here
     n_weights = 0
     offset: dict[str, int] = {}
     for root, group in sorted(members.items()):
         const = group & is_const
         if const:
             array = np.ascontiguousarray(graph.values[sorted(const)[0]].const)
-            parts.append(bytes(align_up(n_weights) - n_weights))
             offset[root] = n_weights = align_up(n_weights)
-            parts.append(memoryview(array.reshape(-1)).cast("B") if array.size else b"")
+            if array.size:
+                pieces.append((n_weights, array))
             n_weights += array.nbytes
-    weights = b"".join(parts)
-    del parts
+    weights = Weights(pieces, n_weights)
 
     # persistent buffers: each its own place after the constants, for the whole session
     persistent_at: dict[tuple[int, int], int] = {}
@@ -251,4 +293,4 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
                 values=values)
 
 
-__all__ = ["ALIGN", "Binding", "GraphError", "Plan", "PlanStep", "build_plan"]
+__all__ = ["ALIGN", "Binding", "GraphError", "Plan", "PlanStep", "Weights", "build_plan", "write_weights"]

@@ -146,18 +146,53 @@ class Plan:
 
 
 class _Buffers:
-    """Union-find of values that share one buffer (aliases, in-place results)."""
+    """Union-find of values that share one buffer (aliases, in-place results, inputs that an op's output
+    holds), each at a byte offset from the start of its root's buffer."""
 
     def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
+        self.parent: dict[str, tuple[str, int]] = {}  # non-roots only: value -> (parent, byte offset in it)
 
     def find(self, v: str) -> str:
-        while self.parent.get(v, v) != v:
-            v = self.parent[v]
+        while v in self.parent:
+            v = self.parent[v][0]
         return v
 
-    def join(self, child: str, root: str) -> None:
-        self.parent[self.find(child)] = self.find(root)
+    def offset(self, v: str) -> int:
+        at = 0
+        while v in self.parent:
+            v, d = self.parent[v]
+            at += d
+        return at
+
+    def join(self, child: str, target: str, at: int = 0) -> None:
+        """Puts child's buffer where `child` starts `at` bytes after the start of `target`."""
+        rc, rt = self.find(child), self.find(target)
+        if rc != rt:
+            self.parent[rc] = (rt, self.offset(target) + at - self.offset(child))
+
+
+def _place_views(order, lowered, buffers: _Buffers, members: dict[str, set[str]], T: dict, fixed: set) -> None:
+    """Where an op's output 0 is just its inputs laid side by side (an op's `views`, e.g. a Concat with
+    nothing but unit dims before its axis), each input is produced straight into its place in the output
+    and the op's copy steps are dropped. Only an input whose buffer is its own (no constant, no other
+    value at another offset or of another size in it, not already inside another output) moves."""
+    for node, ctx in zip(order, lowered):
+        views = ops.REGISTRY[node.op].views
+        at = views(ctx) if views else None
+        out = node.outputs[0]
+        if at is None or len(set(node.inputs)) != len(node.inputs):
+            continue
+        def own(v: str) -> bool:
+            group = members[buffers.find(v)]
+            return (buffers.find(v) != buffers.find(out) and not group & fixed
+                    and all(buffers.offset(m) == 0 and T[m].nbytes == T[v].nbytes for m in group))
+        if not all(own(v) for v in node.inputs):
+            continue
+        for v, off in zip(node.inputs, at):
+            group = members.pop(buffers.find(v))
+            buffers.join(v, out, off)
+            members[buffers.find(out)] |= group
+        ctx.steps.clear()
 
 
 def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
@@ -205,12 +240,14 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
     for v, f in first.items():
         last.setdefault(v, f)  # an input no node reads still gets its own place
 
-    # in-place: an elementwise output takes the buffer of a same-shape input whose buffer dies at this node
-    # (never a constant's: graph inputs are written before every run, their space is reused like any other)
     fixed = is_const
     members: dict[str, set[str]] = {}
     for v in first:
         members.setdefault(buffers.find(v), set()).add(v)
+    _place_views(order, lowered, buffers, members, T, fixed)
+
+    # in-place: an elementwise output takes the buffer of a same-shape input whose buffer dies at this node
+    # (never a constant's: graph inputs are written before every run, their space is reused like any other)
     for pos, (node, ctx) in enumerate(zip(order, lowered)):
         if not ops.REGISTRY[node.op].inplace:
             continue
@@ -220,7 +257,7 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
             group = members[root]
             if (t == T[out] and not (group & fixed) and max(last[m] for m in group) == pos
                     and buffers.find(out) == out):
-                buffers.join(out, root)
+                buffers.join(out, i)
                 group |= members.pop(out)
                 break
 
@@ -249,7 +286,7 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
 
     # everything else: one interval per buffer, plus per-node scratch
     roots = [r for r in sorted(members) if r not in offset]
-    intervals = [Interval(max(T[m].nbytes for m in members[r]), min(first[m] for m in members[r]),
+    intervals = [Interval(max(buffers.offset(m) + T[m].nbytes for m in members[r]), min(first[m] for m in members[r]),
                           max(last[m] for m in members[r])) for r in roots]
     scratch_at = []
     for pos, ctx in enumerate(lowered):
@@ -273,7 +310,7 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
                             f"persistent buffers only, not {name}")
         if name == "#scratch":
             return arena_offset + placed[[j for p, j in scratch_at if p == pos][extra]]
-        return offset[buffers.find(name)] + extra
+        return offset[buffers.find(name)] + buffers.offset(name) + extra
 
     steps = tuple(PlanStep(s.node, s.op, s.kernel, tuple(where(t, pos) for t in s.tensors), s.ints)
                   for pos, ctx in enumerate(lowered) for s in ctx.steps)
@@ -282,7 +319,7 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
 
     def binding(name: str) -> Binding:
         t = T[name]
-        return Binding(name, str(t.dtype.np), tuple(t.shape), offset[buffers.find(name)])
+        return Binding(name, str(t.dtype.np), tuple(t.shape), offset[buffers.find(name)] + buffers.offset(name))
 
     values = {v: binding(v) for v in first if T[v].is_static}
     naive = sum(align_up(T[v].nbytes) for v in first if v not in is_const) + sum(

@@ -43,13 +43,27 @@ def shares_buffer_legally(graph: Graph, plan: Plan, order) -> set:
         while parent.get(v, v) != v:
             v = parent[v]
         return v
+    stepped = {s.node for s in plan.steps}
     for node in order:
         d = ops.REGISTRY[node.op]
         if d.lower is None or d.inplace:
             for i in node.inputs:
                 if i in plan.values and plan.values[i].offset == plan.values[node.outputs[0]].offset:
                     parent[find(node.outputs[0])] = find(i)
+        elif d.views and node.name not in stepped:  # inputs produced inside the output: no copy step
+            y = plan.values[node.outputs[0]]
+            for i in node.inputs:
+                x = plan.values[i]
+                assert y.offset <= x.offset and x.offset + x.nbytes <= y.offset + y.nbytes, (i, node.name)
+                parent[find(i)] = find(node.outputs[0])
     return find
+
+
+def viewed(graph: Graph, plan: Plan) -> set:
+    """Values produced inside another op's output (the inputs of a Concat that runs no step)."""
+    stepped = {s.node for s in plan.steps}
+    return {i for n in graph.nodes if ops.REGISTRY[n.op].views and n.name not in stepped and n.outputs[0] in plan.values
+            for i in n.inputs}
 
 
 def check_plan(graph: Graph, plan: Plan):
@@ -57,8 +71,9 @@ def check_plan(graph: Graph, plan: Plan):
     find = shares_buffer_legally(graph, plan, order)
     consts = {k for k, v in graph.values.items() if v.const is not None}
     live = [v for v in plan.values if v not in consts and v in first]
-    for b in plan.values.values():
-        assert b.offset % ALIGN == 0
+    inside = viewed(graph, plan)
+    for name, b in plan.values.items():
+        assert b.offset % ALIGN == 0 or name in inside, name
     for i, a in enumerate(live):
         for b in live[i + 1:]:
             if first[a] <= last[b] and first[b] <= last[a] and find(a) != find(b):
@@ -248,7 +263,7 @@ def test_symbolic_input_must_be_bound():
 
 # ------------------------------------------------------------- random graphs, executed, against numpy
 F32 = TensorType(msgraph.dtypes.F32, (4, 6))
-OPS = ["Add", "Mul", "Sub", "Relu", "Reshape", "Tanh"]
+OPS = ["Add", "Mul", "Sub", "Relu", "Reshape", "Tanh", "Concat"]
 
 
 @st.composite
@@ -259,11 +274,17 @@ def random_graph(draw):
     shape_const = Value.constant("shape", np.array([6, 4], np.int64))
     back_const = Value.constant("back", np.array([4, 6], np.int64))
     values.update({"shape": shape_const, "back": back_const})
-    nodes, avail = [], list(names)
+    nodes, avail, cats = [], list(names), []  # cats: Concat outputs (n x 6), read by Concats only
     for k in range(draw(st.integers(1, 12))):
         op = draw(st.sampled_from(OPS))
         a = draw(st.sampled_from(avail))
         out = f"v{k}"
+        if op == "Concat":  # along axis 0: a view of its inputs when each is its own buffer
+            parts = draw(st.lists(st.sampled_from(avail + cats), min_size=1, max_size=3))
+            nodes.append(Node("Concat", tuple(parts), (out,), {"axis": 0}, f"n{k}"))
+            values[out] = Value(out, TensorType(F32.dtype, (sum(values[p].type.shape[0] for p in parts), 6)))
+            cats.append(out)
+            continue
         if op == "Reshape":  # there and back, so every value keeps shape (4, 6)
             nodes += [Node("Reshape", (a, "shape"), (out + "r",), {}, f"n{k}r"),
                       Node("Reshape", (out + "r", "back"), (out,), {}, f"n{k}")]
@@ -274,7 +295,7 @@ def random_graph(draw):
             nodes.append(Node(op, (a, draw(st.sampled_from(avail))), (out,), {}, f"n{k}"))
         values[out] = Value(out, F32)
         avail.append(out)
-    outs = draw(st.lists(st.sampled_from(avail[n_inputs:]), min_size=1, max_size=3, unique=True))
+    outs = draw(st.lists(st.sampled_from(avail[n_inputs:] + cats), min_size=1, max_size=3, unique=True))
     return Graph(tuple(nodes), values, tuple(names), tuple(outs)).validate()
 
 
@@ -290,6 +311,8 @@ def numpy_eval(graph: Graph, feeds):
             env[n.outputs[0]] = np.maximum(x[0], 0)
         elif n.op == "Tanh":
             env[n.outputs[0]] = np.tanh(x[0])
+        elif n.op == "Concat":
+            env[n.outputs[0]] = np.concatenate(x, axis=0)
         else:
             env[n.outputs[0]] = x[0].reshape(tuple(x[1]))
     return [env[o] for o in graph.outputs]
@@ -305,3 +328,27 @@ def test_random_graphs_compute_what_numpy_computes(graph, seed):
     got = msgraph.InferenceSession(graph).run(None, feeds)
     for g, w in zip(got, numpy_eval(graph, feeds)):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch,viewed_", [(1, True), (2, False)])
+def test_concat_inputs_are_produced_inside_its_output(batch, viewed_, rng):
+    """Batch 1, channel axis: each input is a contiguous block of the output, so its producer writes it there
+    and the Concat runs no step; batch 2 interleaves the inputs, so it copies. An input read again after
+    the Concat (and requested as an output) keeps its value either way."""
+    t = TensorType(msgraph.dtypes.F32, (batch, 3, 5))
+    values = {n: Value(n, t) for n in ("x", "a", "b", "c")}
+    values["y"] = Value("y", TensorType(t.dtype, (batch, 6, 5)))
+    nodes = (Node("Relu", ("x",), ("a",), {}, "relu"), Node("Tanh", ("x",), ("b",), {}, "tanh"),
+             Node("Concat", ("a", "b"), ("y",), {"axis": 1}, "cat"), Node("Sigmoid", ("a",), ("c",), {}, "sig"))
+    graph = Graph(nodes, values, ("x",), ("y", "c", "a")).validate()
+    plan = build_plan(graph)
+    check_plan(graph, plan)
+    assert ("cat" not in {s.node for s in plan.steps}) == viewed_
+    y, a, b = (plan.values[n] for n in ("y", "a", "b"))
+    assert (a.offset == y.offset and b.offset == y.offset + a.nbytes) == viewed_
+    x = rng.standard_normal(t.shape).astype(np.float32)
+    got_y, got_c, got_a = msgraph.InferenceSession(graph).run(None, {"x": x})
+    want_a = np.maximum(x, 0)
+    np.testing.assert_allclose(got_y, np.concatenate([want_a, np.tanh(x)], axis=1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(got_c, 1 / (1 + np.exp(-want_a)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(got_a, want_a)

@@ -26,6 +26,9 @@ class OpDef:
     inplace: bool = False  # output 0 may take the buffer of an input of the same shape that dies here
     onnx_attrs: Callable[[dict, int], dict] | None = None  # normalise ONNX attributes for an opset
     const_inputs: tuple[int, ...] = ()  # inputs whose values shape the output: constant at plan time
+    # byte offsets at which output 0 holds each input when it is nothing but them side by side (or None for
+    # this node): the planner may then produce the inputs in place and drop the op's steps
+    views: Callable[[Lowering], list[int] | None] | None = None
     min_opset: int = 1
     doc: str = ""
 

@@ -46,7 +46,7 @@ def _sym_sum(dims) -> int | str:
 
 
 @register("Concat", inputs=(1, 1 << 16), dtypes=dt.ALL, lower=lambda ctx: _lower_concat(ctx),
-          onnx_attrs=lambda a, opset: {"axis": int(a.get("axis", 1))})
+          views=lambda ctx: _concat_views(ctx), onnx_attrs=lambda a, opset: {"axis": int(a.get("axis", 1))})
 def _infer_concat(node, types, consts):
     x = types[0]
     if x.rank == 0:
@@ -71,6 +71,16 @@ def _lower_concat(ctx: Lowering) -> None:
         emit_copy(ctx, ctx.input(i), ctx.output(0, at * ys[axis] * _item(ctx)), _item(ctx), t.shape,
                   contiguous_strides(t.shape), ys)
         at += t.shape[axis]
+
+
+def _concat_views(ctx: Lowering) -> list[int] | None:
+    """Each input's byte offset in the output, when nothing but unit dims come before the axis (then every
+    input is one contiguous block of the output: channels of a batch-1 NCHW tensor)."""
+    out = ctx.out_types[0]
+    if any(d != 1 for d in out.shape[:norm_axis(ctx.node.attr("axis"), out.rank)]):
+        return None
+    starts = np.cumsum([0] + [t.nbytes for t in ctx.in_types[:-1]])
+    return [int(a) for a in starts]
 
 
 def _split_sizes(node, x: TensorType, consts, n_out: int) -> tuple[int, list[int]]:

@@ -4,11 +4,13 @@ Attributes are normalised per opset by each op's `onnx_attrs`; types come from o
 with onnx's shape inference as the fallback for what ours cannot see (unsupported nodes, symbolic dims)."""
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+from onnx.external_data_helper import load_external_data_for_model
 
 from . import dtypes, ops
 from .errors import GraphError, MsGraphError, ShapeError, UnsupportedOpError, UnsupportedTypeError
@@ -29,11 +31,25 @@ def load_model(model) -> onnx.ModelProto:
         path = Path(model)
         if not path.is_file():
             raise GraphError(f"no ONNX model at '{path}'")
-        return onnx.load(str(path))
+        if path.suffix.lower() != ".onnx" or path.stat().st_size == 0:
+            return onnx.load(str(path))  # text formats by extension; an empty file cannot be mapped
+        return _parse_mapped(path)
     except MsGraphError:
         raise
     except Exception as e:  # protobuf's DecodeError and friends
         raise GraphError(f"cannot read an ONNX model from {_describe(model)}: {e}") from e
+
+
+def _parse_mapped(path: Path) -> onnx.ModelProto:
+    """onnx.load for a binary .onnx file, parsed through a read-only memory map instead of a bytes copy of
+    the whole file (for ResNet-18, 47 MB fewer to allocate and fault in); external data is then loaded
+    from beside the file, as onnx.load does."""
+    model = onnx.ModelProto()
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        with memoryview(mapped) as view:
+            model.ParseFromString(view)
+    load_external_data_for_model(model, str(path.parent))
+    return model
 
 
 def _describe(model) -> str:

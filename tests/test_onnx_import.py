@@ -134,3 +134,23 @@ def test_import_is_typed_everywhere():
     g = msgraph.import_onnx(model([n("Relu", ["x"], ["y"], name="r")], [vi("x", F, [2, 3])], [vi("y", F, [2, 3])]))
     assert str(g.values["y"].type) == "f32[2,3]"
     assert isinstance(g, msgraph.Graph) and onnx is not None
+
+
+@pytest.mark.parametrize("external", [False, True])
+def test_model_files_with_and_without_external_data(external, tmp_path, rng):
+    """A .onnx path is parsed through a memory map; weights saved as external data beside it are read
+    from there, as onnx.load does. An unreadable file is a GraphError."""
+    from onnx_builders import mlp
+
+    proto = mlp(batch=2)
+    x = rng.standard_normal((2, 784)).astype(np.float32)
+    want = ort_run(proto, {"x": x})[0]
+    path = tmp_path / "mlp.onnx"
+    onnx.save_model(proto, str(path), save_as_external_data=external, all_tensors_to_one_file=True,
+                    location="mlp.weights", size_threshold=0)  # (this moves proto's weights out, too)
+    assert (tmp_path / "mlp.weights").exists() == external
+    got = msgraph.InferenceSession(str(path)).run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    path.write_bytes(b"\x08\x07garbage that is not a protobuf")
+    with pytest.raises(GraphError, match="cannot read an ONNX model"):
+        msgraph.import_onnx(str(path))

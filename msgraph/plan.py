@@ -174,14 +174,15 @@ class _Buffers:
 def _place_views(order, lowered, buffers: _Buffers, members: dict[str, set[str]], T: dict, fixed: set) -> None:
     """Where an op's output 0 is just its inputs laid side by side (an op's `views`, e.g. a Concat with
     nothing but unit dims before its axis), each input is produced straight into its place in the output
-    and the op's copy steps are dropped. Only an input whose buffer is its own (no constant, no other
-    value at another offset or of another size in it, not already inside another output) moves."""
+    and the op's copy steps are dropped. Only inputs whose buffers are their own (no constant, no other
+    value at another offset or of another size in it, not already inside another output; one buffer per
+    input) move."""
     for node, ctx in zip(order, lowered):
         views = ops.REGISTRY[node.op].views
         at = views(ctx) if views else None
         out = node.outputs[0]
-        if at is None or len(set(node.inputs)) != len(node.inputs):
-            continue
+        if at is None or len({buffers.find(v) for v in node.inputs}) != len(node.inputs):
+            continue  # an input twice, or two inputs in one buffer (an alias of the other)
         def own(v: str) -> bool:
             group = members[buffers.find(v)]
             return (buffers.find(v) != buffers.find(out) and not group & fixed

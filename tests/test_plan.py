@@ -71,9 +71,9 @@ def check_plan(graph: Graph, plan: Plan):
     find = shares_buffer_legally(graph, plan, order)
     consts = {k for k, v in graph.values.items() if v.const is not None}
     live = [v for v in plan.values if v not in consts and v in first]
-    inside = viewed(graph, plan)
+    inside = {find(v) for v in viewed(graph, plan)}
     for name, b in plan.values.items():
-        assert b.offset % ALIGN == 0 or name in inside, name
+        assert b.offset % ALIGN == 0 or find(name) in inside, name
     for i, a in enumerate(live):
         for b in live[i + 1:]:
             if first[a] <= last[b] and first[b] <= last[a] and find(a) != find(b):

@@ -290,3 +290,148 @@ MG_FLOAT(MG_GEMM_PACK_B, gemm_pack_b)
         return 0; \
     }
 MG_FLOAT(MG_GEMM_PACKED_B, gemm_packed_b)
+
+/* ---- gemv_pack_b / gemv_packed_b: a few rows of A (M <= 4: batch-1 fully connected layers) times a
+ * constant B packed once at load for dot products. Packed: J-column groups (J = MG_GEMV_J), each
+ * ceil(K / L) steps of J vectors holding L consecutive k of one column:
+ * Packed[(g * Kv + kv) * J * L + j * L + l] = op(B)[kv * L + l, g * J + j] (Kv = ceil(K / L)), 0 past K or N.
+ * The run streams it once per pair of rows: per group and k step, one vector load of L values of each
+ * row of A times one vector per column into R x C accumulators of L partial sums (R rows x C columns,
+ * R * C = J), which are added up at the end. Why dot products of 6 columns: wasmtime's code generator
+ * issues every load of a loop body before the body's arithmetic (loads may trap, so they keep their
+ * order; the multiply-adds sink to the block's end), so all of a body's loaded vectors and its
+ * accumulators are live at once in 16 vector registers: 6 vector multiply-adds per step is the most
+ * without spills, and 6 accumulators each taking one add per step hide the add latency. A dot product
+ * also needs no splat of A. Measured M = 1, K = 784, N = 512 (f32): 26 us, against 29 for 16-column
+ * panels [N/16][K][16] with a splat of A(0, k) per k, and 44 for gemm's dot products on B^T in place. */
+#define MG_GEMV_J 6
+
+/* Makes p opaque to the compiler once per loop step: otherwise loop strength reduction gives each load
+ * its own induction variable (an i32.add per load), instead of constant offsets from one pointer. */
+#define MG_OPAQUE(p) __asm__("" : "+r"(p))
+
+#define MG_GEMV_PACK_B(dt, op) \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        enum { J = MG_GEMV_J }; \
+        int32_t N = p[1], K = p[2], tb = p[4]; \
+        MG_CHECK(N >= 0 && K >= 0, MG_NAME(dt, op), "N and K must be >= 0"); \
+        MG_CHECK(tb == 0 || tb == 1, MG_NAME(dt, op), "trans_b must be 0 or 1"); \
+        const T *b = (const T *)(uintptr_t)t[0]; \
+        T *bp = (T *)(uintptr_t)t[1]; \
+        MG_CHECK(bp != 0, MG_NAME(dt, op), "the packed tensor is missing"); \
+        ptrdiff_t bks = tb ? 1 : N, bjs = tb ? K : 1; \
+        for (int32_t j0 = 0; j0 < N; j0 += J) \
+            for (int32_t k0 = 0; k0 < K; k0 += L) \
+                for (int32_t j = j0; j < j0 + J; j++) \
+                    for (int32_t k = k0; k < k0 + L; k++) *bp++ = j < N && k < K ? b[k * bks + j * bjs] : 0; \
+        return 0; \
+    }
+MG_FLOAT(MG_GEMV_PACK_B, gemv_pack_b)
+
+#define MG_GEMV_PARTS(dt, ...) \
+    /* acc[r][c] = the L partial sums of row r < R of A (at a + r * ars; tail[r]: its last K % L elements, \
+     * zero-padded) dotted with column c < C of a packed group (b: the group plus the first column's offset). */ \
+    MG_INLINE void mg_gemv_tile_##dt(int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, const mg_##dt##_vt *tail, \
+                                     const mg_##dt##_t *b, const int R, const int C, mg_##dt##_vt acc[4][MG_GEMV_J]) { \
+        MG_TYPES(dt); \
+        for (int r = 0; r < R; r++) \
+            for (int c = 0; c < C; c++) acc[r][c] = MG_SPLAT(VT, 0); \
+        for (const mg_##dt##_t *ae = a + K / L * L; a < ae; a += L, b += MG_GEMV_J * L) { \
+            MG_OPAQUE(b); \
+            VT x[4]; \
+            for (int r = 0; r < R; r++) x[r] = MG_LOAD(VT, a + r * ars); \
+            for (int r = 0; r < R; r++) \
+                for (int c = 0; c < C; c++) acc[r][c] += x[r] * MG_LOAD(VT, b + c * L); \
+        } \
+        if (K % L) \
+            for (int r = 0; r < R; r++) \
+                for (int c = 0; c < C; c++) acc[r][c] += tail[r] * MG_LOAD(VT, b + c * L); \
+    } \
+    \
+    /* Rows [0, R) of Y (at y, N columns): Y(r, j) = A(r, :) . op(B)(:, j) + beta * C(r, j), every group, \
+     * C columns at a time (the activation comes after, over whole rows). */ \
+    MG_INLINE void mg_gemv_rows_##dt(int32_t N, int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, \
+                                     const mg_##dt##_vt *tail, const mg_##dt##_t *bp, mg_##dt##_t *y, \
+                                     const mg_##dt##_t *c, ptrdiff_t crs, ptrdiff_t ccs, mg_##dt##_t beta, const int R) { \
+        MG_TYPES(dt); \
+        enum { J = MG_GEMV_J }; \
+        const int C = R == 1 ? 6 : R == 2 ? 3 : 2; /* a divisor of J */ \
+        ptrdiff_t gs = (ptrdiff_t)(K + L - 1) / L * L * J; /* elements per group */ \
+        for (int32_t j0 = 0; j0 < N; j0 += J, bp += gs) \
+            for (int32_t c0 = 0; c0 < J && j0 + c0 < N; c0 += C) { \
+                VT acc[4][J]; \
+                mg_gemv_tile_##dt(K, a, ars, tail, bp + c0 * L, R, C, acc); \
+                for (int r = 0; r < R; r++) \
+                    for (int cq = 0; cq < C; cq += L) { /* L columns' sums at a time, by a transpose */ \
+                        v128_t v[4]; \
+                        for (int l = 0; l < L; l++) v[l] = (v128_t)(cq + l < C ? acc[r][cq + l] : MG_SPLAT(VT, 0)); \
+                        if (L == 4) mg_transpose_4x32(v); else mg_transpose_2x64(v); \
+                        VT s = (VT)v[0]; \
+                        for (int l = 1; l < L; l++) s += (VT)v[l]; \
+                        int32_t j = j0 + c0 + cq, n = C - cq < L ? C - cq : L; \
+                        n = N - j < n ? N - j : n; \
+                        T *yr = y + (ptrdiff_t)r * N + j; \
+                        const T *cr = c ? c + r * crs + j * ccs : 0; \
+                        if (n == L && ccs <= 1) { \
+                            if (cr) s += beta * (ccs ? MG_LOAD(VT, cr) : MG_SPLAT(VT, cr[0])); \
+                            MG_STORE(yr, s); \
+                        } else { \
+                            T sum[L]; \
+                            MG_STORE(sum, s); \
+                            for (int32_t q = 0; q < n; q++) yr[q] = sum[q] + (cr ? beta * cr[q * ccs] : 0); \
+                        } \
+                    } \
+            } \
+    }
+MG_FLOAT(MG_GEMV_PARTS, _)
+
+/* One function per R: each gets its own register allocation (inlined together, the accumulator loops
+ * of one R lost registers to the others' live values and reloaded the row stride from the stack). */
+#define MG_GEMV_ROWS_R(dt, R) \
+    __attribute__((noinline)) static void mg_gemv_rows##R##_##dt(int32_t N, int32_t K, const mg_##dt##_t *a, \
+            const mg_##dt##_vt *tail, const mg_##dt##_t *bp, mg_##dt##_t *y, const mg_##dt##_t *c, ptrdiff_t crs, \
+            ptrdiff_t ccs, mg_##dt##_t beta) { \
+        mg_gemv_rows_##dt(N, K, a, K, tail, bp, y, c, crs, ccs, beta, R); \
+    }
+#define MG_GEMV_ROWS(dt, ...) MG_GEMV_ROWS_R(dt, 1) MG_GEMV_ROWS_R(dt, 2) MG_GEMV_ROWS_R(dt, 3) MG_GEMV_ROWS_R(dt, 4)
+MG_FLOAT(MG_GEMV_ROWS, _)
+
+#define MG_GEMV_PACKED_B(dt, op) \
+    MG_KERNEL_DEF(dt, op) { \
+        MG_TYPES(dt); \
+        int32_t M = p[0], N = p[1], K = p[2], ta = p[3], tb = p[4]; \
+        float alpha = mg_f32_from_bits(p[5]); \
+        T beta = (T)mg_f32_from_bits(p[6]); \
+        ptrdiff_t crs = p[7], ccs = p[8]; \
+        int32_t batch = p[9], abs_ = p[10], bbs = p[11]; \
+        mg_act act = mg_act_from(p[12], p[13], p[14]); \
+        MG_CHECK(M >= 0 && M <= 4 && N >= 0 && K >= 1 && batch >= 0, MG_NAME(dt, op), \
+                 "M must be in 0..4, N and batch >= 0, K >= 1"); \
+        MG_CHECK((ta == 0 || ta == 1) && (tb == 0 || tb == 1), MG_NAME(dt, op), "trans_a and trans_b must be 0 or 1"); \
+        MG_CHECK(ta == 0 || M <= 1, MG_NAME(dt, op), "trans_a needs M <= 1 (rows of A contiguous)"); \
+        MG_CHECK(alpha == 1.0f && bbs == 0, MG_NAME(dt, op), "alpha must be 1 and b_batch_stride 0"); \
+        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
+        const T *c = (const T *)(uintptr_t)t[2], *bp = (const T *)(uintptr_t)t[1]; \
+        MG_CHECK(bp != 0, MG_NAME(dt, op), "the packed B is missing"); \
+        int32_t kv = K / L * L; \
+        for (int32_t bi = 0; bi < batch; bi++) { \
+            const T *a = (const T *)(uintptr_t)t[0] + (ptrdiff_t)bi * abs_; \
+            T *y = (T *)(uintptr_t)t[3] + (ptrdiff_t)bi * M * N; \
+            VT tail[4]; \
+            for (int32_t i = 0; i < M; i++) { \
+                T v[L] = {0}; \
+                for (int32_t k = kv; k < K; k++) v[k - kv] = a[(ptrdiff_t)i * K + k]; \
+                tail[i] = MG_LOAD(VT, v); \
+            } \
+            switch (M) { /* R rows at a time, R * (J / R) = J accumulators */ \
+            case 1: mg_gemv_rows1_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta); break; \
+            case 2: mg_gemv_rows2_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta); break; \
+            case 3: mg_gemv_rows3_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta); break; \
+            case 4: mg_gemv_rows4_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta); break; \
+            } \
+            for (int32_t i = 0; i < M; i++) mg_act_row_##dt(y + (ptrdiff_t)i * N, N, &act); \
+        } \
+        return 0; \
+    }
+MG_FLOAT(MG_GEMV_PACKED_B, gemv_packed_b)

@@ -22,7 +22,7 @@ ABI = {
     "relu": ("f32", "f64", "i8", "i16", "i32", "i64"),
     **{op: FLOATS for op in ("sigmoid", "tanh", "gemm", "conv2d", "conv2d_im2col", "dwconv2d", "avgpool2d", "softmax",
                              "logsoftmax", "conv2d_pack_weights", "conv2d_im2col_packed", "gemm_pack_b",
-                             "gemm_packed_b")},
+                             "gemm_packed_b", "gemv_pack_b", "gemv_packed_b")},
     "maxpool2d": ("f32", "f64", "i8", "u8"),
     "copy": ("u8",),
 }
@@ -349,8 +349,8 @@ GEMM_TOL = {"f32": (1e-4, 1e-5), "f64": (1e-12, 1e-13)}  # rtol, atol per unit o
 
 def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_shared=False, act=0,
              seed=0, alias=None, c_kind=None):
-    """`name` may be <dt>_gemm_packed_b: B (shared by the batch) is packed by gemm_pack_b first, as a plan's
-    init step does; returns Y."""
+    """`name` may be <dt>_gemm_packed_b or <dt>_gemv_packed_b: B (shared by the batch) is packed by
+    gemm_pack_b / gemv_pack_b first, as a plan's init step does; returns Y."""
     dt, op = split(name)
     rng = np.random.default_rng(seed)
     a = rand(dt, (batch, K, M) if ta else (batch, M, K), rng) / 4
@@ -366,6 +366,9 @@ def run_gemm(name, M, N, K, ta=0, tb=0, alpha=1.0, beta=1.0, c=None, batch=1, b_
     if op == "gemm_packed_b":
         nr = 2 * lanes(dt)
         bp = kh.run(f"{dt}_gemm_pack_b", [b[0]], [((-(-N // nr) * nr * K,), dt)], ints)[0]
+        got = kh.run(name, [a, bp, c], [((batch, M, N), dt)], ints, alias=alias)[0]
+    elif op == "gemv_packed_b":
+        bp = kh.run(f"{dt}_gemv_pack_b", [b[0]], [((gemv_packed_size(dt, N, K),), dt)], ints)[0]
         got = kh.run(name, [a, bp, c], [((batch, M, N), dt)], ints, alias=alias)[0]
     else:
         got = kh.run(name, [a, b, c], [((batch, M, N), dt)], ints, alias=alias)[0]
@@ -455,6 +458,59 @@ def test_gemm_packed_b(name, act):
         if M > 4 and (tb or K > 256):  # gemm's blocked path: the same arithmetic in the same order
             np.testing.assert_array_equal(got, run_gemm(f"{dt}_gemm", M, N, K, ta, tb, c_kind=c_kind, beta=0.5,
                                                         act=act, batch=2, b_shared=True))
+
+
+def gemv_packed_size(dt, N, K):
+    """Elements of gemv_pack_b's output: ceil(N / 6) groups of 6 columns, K padded to the lanes."""
+    L = lanes(dt)
+    return -(-N // 6) * 6 * (-(-K // L) * L)
+
+
+@covers("gemv_pack_b")
+@pytest.mark.parametrize("tb", [0, 1])
+def test_gemv_pack_b_layout(name, tb):
+    """ABI.md's layout: Packed[(g * Kv + kv) * 6 * L + j * L + l] = op(B)[kv * L + l, g * 6 + j], 0 past K, N."""
+    dt = split(name)[0]
+    L = lanes(dt)
+    for N, K in [(1, 1), (6, 4), (13, 9), (37, 33)]:
+        b = rand(dt, (N, K) if tb else (K, N), np.random.default_rng(N))
+        opb = b.T if tb else b
+        ints = [1, N, K, 0, tb, kh.f32_bits(1.0), 0, 0, 0, 1, 0, 0, 0, 0, 0]
+        got = kh.run(name, [b], [((gemv_packed_size(dt, N, K),), dt)], ints)[0]
+        G, Kv = -(-N // 6), -(-K // L)
+        ref = np.zeros((Kv * L, G * 6), npdt(dt))
+        ref[:K, :N] = opb
+        ref = ref.reshape(Kv, L, G, 6).transpose(2, 0, 3, 1)  # [g][kv][j][l]
+        np.testing.assert_array_equal(got, ref.reshape(-1))
+
+
+@covers("gemv_packed_b")
+@pytest.mark.parametrize("act", list(ACTS))
+def test_gemv_packed_b(name, act):
+    """M = 1..4 rows times B packed by gemv_pack_b: N and K not multiples of the 6-column group or the lanes
+    (a last group partly or wholly past N, a last partial k vector), B^T or not, A^T (one row), every kind
+    of C and none, a batch sharing B."""
+    dt = split(name)[0]
+    cases = [(1, 1, 1, 0, 0, None), (1, 7, 5, 1, 1, "row"), (1, 37, 33, 0, 1, "scalar"), (1, 12, 300, 1, 0, "full"),
+             (2, 5, 3, 0, 1, "col"), (2, 13, 64, 0, 0, "full"), (2, 6, 9, 0, 1, None), (3, 19, 23, 0, 1, "row"),
+             (3, 4, 130, 0, 0, "col"), (4, 37, 33, 0, 1, "full"), (4, 2, 7, 0, 0, "scalar"), (4, 24, 8, 0, 1, "row")]
+    for M, N, K, ta, tb, c_kind in cases:
+        run_gemm(name, M, N, K, ta, tb, c_kind=c_kind, beta=0.5, act=act, batch=2, b_shared=True)
+
+
+@covers("gemv_packed_b")
+def test_gemv_packed_b_in_place_c(name):
+    """Y over a full-shape C (the planner may do this): each C element is read before Y's is written."""
+    dt = split(name)[0]
+    rng = np.random.default_rng(5)
+    for M, N, K in [(1, 13, 20), (2, 9, 11), (4, 7, 6)]:
+        a, b, c = rand(dt, (M, K), rng), rand(dt, (N, K), rng), rand(dt, (M, N), rng)
+        ints = [M, N, K, 0, 1, kh.f32_bits(1.0), kh.f32_bits(0.5), N, 1, 1, 0, 0, 0, 0, 0]
+        bp = kh.run(f"{dt}_gemv_pack_b", [b], [((gemv_packed_size(dt, N, K),), dt)], ints)[0]
+        got = kh.run(name, [a, bp, c], [((M, N), dt)], ints, alias={0: 2})[0]
+        ref = a.astype(np.float64) @ b.T.astype(np.float64) + 0.5 * c.astype(np.float64)
+        rtol, atol = GEMM_TOL[dt]
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol * 4 * np.sqrt(K) * 4)
 
 
 def test_gelu_epilogue_accuracy():
@@ -779,6 +835,11 @@ def test_bad_nd_fails_with_message():
     ("f32_gemm_packed_b", [2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], "alpha must be 1"),
     ("f32_gemm_packed_b", [2, 2, 0, 0, 0, 0x3F800000, 0, 0, 0, 1, 0, 0, 0, 0, 0], "K >= 1"),
     ("f64_gemm_pack_b", [2, 2, 2, 0, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], "trans_b"),
+    ("f32_gemv_packed_b", [5, 2, 2, 0, 0, 0x3F800000, 0, 0, 0, 1, 0, 0, 0, 0, 0], "M must be in 0..4"),
+    ("f32_gemv_packed_b", [2, 2, 2, 1, 0, 0x3F800000, 0, 0, 0, 1, 0, 0, 0, 0, 0], "trans_a"),
+    ("f64_gemv_packed_b", [1, 2, 2, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], "alpha must be 1"),
+    ("f32_gemv_packed_b", [1, 2, 2, 0, 0, 0x3F800000, 0, 0, 0, 1, 0, 0, 7, 0, 0], "act"),
+    ("f32_gemv_pack_b", [1, 2, 2, 0, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], "trans_b"),
     ("f32_conv2d", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
     ("f32_conv2d", [1, 4, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, -1, 0, 0], "act"),
     ("f32_conv2d_im2col", [1, 3, 4, 4, 4, 4, 4, 1, 1, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "group"),
@@ -791,7 +852,7 @@ def test_bad_nd_fails_with_message():
 ])
 def test_bad_params(name, ints, expect):
     x = np.zeros(64, npdt(split(name)[0]))
-    n_tensors = {"gemm": 4, "gemm_packed_b": 4, "conv2d": 4, "dwconv2d": 4, "conv2d_im2col": 5, "conv2d_im2col_packed": 4}.get(split(name)[1], 2)
+    n_tensors = {"gemm": 4, "gemm_packed_b": 4, "gemv_packed_b": 4, "conv2d": 4, "dwconv2d": 4, "conv2d_im2col": 5, "conv2d_im2col_packed": 4}.get(split(name)[1], 2)
     with pytest.raises(kh.KernelFailed) as e:
         kh.run(name, [x] * (n_tensors - 1), [((4,), "i64")], ints)
     assert expect in e.value.message and split(name)[1] in e.value.message

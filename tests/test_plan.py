@@ -104,8 +104,11 @@ def test_plan_json_round_trip():
         Plan.from_json(plan.to_json(), plan.weights[:-1])
 
 
-def _packed_bytes(ints, itemsize: int) -> int:
-    """Bytes conv2d_pack_weights writes for conv2d's ints (ABI.md)."""
+def _packed_bytes(kernel: str, ints, itemsize: int) -> int:
+    """Bytes conv2d_pack_weights (conv2d's ints) or gemv_pack_b (gemm's ints) writes (ABI.md)."""
+    if kernel.endswith("gemv_pack_b"):
+        n, k, lanes = ints[1], ints[2], 16 // itemsize
+        return -(-n // 6) * 6 * -(-k // lanes) * lanes * itemsize
     c, m, kh, kw, group = ints[1], ints[4], ints[7], ints[8], ints[9]
     return group * -(-(m // group) // 4) * 4 * (c // group) * kh * kw * itemsize
 
@@ -118,12 +121,13 @@ def test_persistent_buffers_never_overlap(batch):
     plan = build_plan(g)
     check_plan(g, plan)
     lo, hi = -(-len(plan.weights) // ALIGN) * ALIGN, plan.arena_offset
-    assert [s.kernel for s in plan.init_steps] == ["f32_conv2d_pack_weights"] * 2
+    # the two convs' weights, and the three fully connected layers' (1 or 3 rows: packed for dot products)
+    assert [s.kernel for s in plan.init_steps] == ["f32_conv2d_pack_weights"] * 2 + ["f32_gemv_pack_b"] * 3
     spans = []
     for s in plan.init_steps:
         w, packed = s.tensors
         assert w < len(plan.weights)  # reads a constant
-        spans.append((packed, packed + _packed_bytes(s.ints, 4)))
+        spans.append((packed, packed + _packed_bytes(s.kernel, s.ints, 4)))
     spans.sort()
     assert spans[0][0] >= lo and spans[-1][1] <= hi and hi - lo == plan.persistent_bytes
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
@@ -135,8 +139,8 @@ def test_persistent_buffers_never_overlap(batch):
     for s in plan.steps:
         for t in s.tensors:
             if t is not None and lo <= t < hi:
-                assert s.kernel == "f32_conv2d_im2col_packed" and t in {a for a, _ in spans}
-    assert sorted(t for s in plan.steps if s.kernel.endswith("_packed") for t in s.tensors[1:2]) == [a for a, _ in spans]
+                assert s.kernel in ("f32_conv2d_im2col_packed", "f32_gemv_packed_b") and t in {a for a, _ in spans}
+    assert sorted(t for s in plan.steps if "_packed" in s.kernel for t in s.tensors[1:2]) == [a for a, _ in spans]
 
 
 @pytest.mark.parametrize("const_w", [True, False])
@@ -190,7 +194,8 @@ def test_pointwise_conv_paths(c, m, const_w, kernel, rng):
 
 @pytest.mark.parametrize("op,m,k,const_b,kernel", [
     ("Gemm", 16, 40, True, "f32_gemm_packed_b"),  # B^T (transB=1): packed at load
-    ("Gemm", 3, 40, True, "f32_gemm"),  # a few rows: dot products with B^T, no packing to save
+    ("Gemm", 3, 40, True, "f32_gemv_packed_b"),  # a few rows: B packed at load for dot products
+    ("Gemm", 3, 40, False, "f32_gemm"),  # a few rows, B fed at run time: dot products with B^T in place
     ("MatMul", 16, 300, True, "f32_gemm_packed_b"),  # K > 256 (3-D A, one 2-D B for the batch)
     ("MatMul", 16, 40, True, "f32_gemm"),  # small K: B read in place
     ("Gemm", 16, 40, False, "f32_gemm"),  # B fed at run time
@@ -215,7 +220,8 @@ def test_gemm_constant_b_paths(op, m, k, const_b, kernel, rng):
         del feeds["b"]
     plan = build_plan(msgraph.import_onnx(mdl))
     assert {s.kernel for s in plan.steps} == {kernel}
-    assert [s.kernel for s in plan.init_steps] == (["f32_gemm_pack_b"] if kernel.endswith("packed_b") else [])
+    assert [s.kernel for s in plan.init_steps] == ([kernel.replace("packed", "pack")] if kernel.endswith("packed_b")
+                                                   else [])
     got = msgraph.InferenceSession(mdl).run(None, feeds)[0]
     np.testing.assert_allclose(got, ort_run(mdl, feeds)[0], rtol=1e-4, atol=1e-4)
 

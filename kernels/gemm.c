@@ -9,7 +9,8 @@
  * of B, and does MR*NR/L multiply-adds. Edge rows/columns compute on the zero padding and are not
  * stored. The first K block writes alpha*acc + beta*C (each C element is read before the same Y element
  * is written, so Y may alias a full-shape C); later blocks add to Y; the last applies the activation.
- * gemm_pack_b / gemm_packed_b: the blocked path with a constant B packed once at load (a plan init step). */
+ * gemm_pack_b / gemm_packed_b: the blocked path with a constant B packed once at load (a plan init step).
+ * gemv_pack_b / gemv_packed_b: a few rows (M <= 4) times a constant B packed at load for dot products. */
 #include "mg_gemm.h"
 
 #ifndef MG_GEMM_SMALL_K

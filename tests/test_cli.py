@@ -50,7 +50,7 @@ def test_plan_json_is_one_object(tmp_path, capsys):
     assert d["inputs"][0]["shape"] == [2, 784] and len(d["steps"]) in (3, 5)  # 3 Gemm, + 2 Relu unless fused
     assert cli.main(["plan", str(path), "--shape", "x=1,784"]) == 0
     text = capsys.readouterr().out
-    assert "arena_bytes" in text and "f32_gemm" in text
+    assert "arena_bytes" in text and "f32_gemv_packed_b" in text
 
 
 def test_ops_matrix_comes_from_the_registry(capsys):

@@ -490,7 +490,6 @@ def test_gemv_packed_b(name, act):
     """M = 1..4 rows times B packed by gemv_pack_b: N and K not multiples of the 6-column group or the lanes
     (a last group partly or wholly past N, a last partial k vector), B^T or not, A^T (one row), every kind
     of C and none, a batch sharing B."""
-    dt = split(name)[0]
     cases = [(1, 1, 1, 0, 0, None), (1, 7, 5, 1, 1, "row"), (1, 37, 33, 0, 1, "scalar"), (1, 12, 300, 1, 0, "full"),
              (2, 5, 3, 0, 1, "col"), (2, 13, 64, 0, 0, "full"), (2, 6, 9, 0, 1, None), (3, 19, 23, 0, 1, "row"),
              (3, 4, 130, 0, 0, "col"), (4, 37, 33, 0, 1, "full"), (4, 2, 7, 0, 0, "scalar"), (4, 24, 8, 0, 1, "row")]

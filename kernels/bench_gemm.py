@@ -1,6 +1,6 @@
 """Times f32_gemm (and f64_gemm) at M = N = K = 256 through the test harness: one mg_run call walks a
 program of the same gemm step repeated, so the host-call overhead is amortised. With `gemv`: a few rows
-(M = 1..4) on the MLP's layers (B^T, bias, relu), gemm on B in place against gemv_packed_b on B packed by
+(M = 1..3) on the MLP's layers (B^T, bias, relu), gemm on B in place against gemv_packed_b on B packed by
 gemv_pack_b, alternating the two per trial (the machine is shared), best of 30.
 
 Usage: PYTHONPATH=. python kernels/bench_gemm.py [size] [repeat]  |  python kernels/bench_gemm.py gemv
@@ -62,7 +62,7 @@ def bench_gemv(m: int, n: int, k: int, repeat: int = 50) -> dict[str, float]:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["gemv"]:
-        for m in (1, 2, 3, 4):
+        for m in (1, 2, 3):
             for n, k in GEMV_LAYERS:
                 t = bench_gemv(m, n, k)
                 print(f"M={m} N={n:4d} K={k:4d}: " + "  ".join(f"{name} {us:6.2f} us" for name, us in t.items()))

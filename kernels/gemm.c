@@ -10,7 +10,7 @@
  * stored. The first K block writes alpha*acc + beta*C (each C element is read before the same Y element
  * is written, so Y may alias a full-shape C); later blocks add to Y; the last applies the activation.
  * gemm_pack_b / gemm_packed_b: the blocked path with a constant B packed once at load (a plan init step).
- * gemv_pack_b / gemv_packed_b: a few rows (M <= 4) times a constant B packed at load for dot products. */
+ * gemv_pack_b / gemv_packed_b: a few rows (M <= 3) times a constant B packed at load for dot products. */
 #include "mg_gemm.h"
 
 #ifndef MG_GEMM_SMALL_K
@@ -292,19 +292,20 @@ MG_FLOAT(MG_GEMM_PACK_B, gemm_pack_b)
     }
 MG_FLOAT(MG_GEMM_PACKED_B, gemm_packed_b)
 
-/* ---- gemv_pack_b / gemv_packed_b: a few rows of A (M <= 4: batch-1 fully connected layers) times a
+/* ---- gemv_pack_b / gemv_packed_b: a few rows of A (M <= 3: batch-1 fully connected layers) times a
  * constant B packed once at load for dot products. Packed: J-column groups (J = MG_GEMV_J), each
  * ceil(K / L) steps of J vectors holding L consecutive k of one column:
  * Packed[(g * Kv + kv) * J * L + j * L + l] = op(B)[kv * L + l, g * J + j] (Kv = ceil(K / L)), 0 past K or N.
- * The run streams it once per pair of rows: per group and k step, one vector load of L values of each
- * row of A times one vector per column into R x C accumulators of L partial sums (R rows x C columns,
- * R * C = J), which are added up at the end. Why dot products of 6 columns: wasmtime's code generator
+ * The run streams it once: per group and k step, one vector load of L values of each row of A times one
+ * vector per column into M x J / M accumulators of L partial sums (all M rows, J / M columns at a time),
+ * added up at the end. Why dot products of 6 columns: wasmtime's code generator
  * issues every load of a loop body before the body's arithmetic (loads may trap, so they keep their
  * order; the multiply-adds sink to the block's end), so all of a body's loaded vectors and its
  * accumulators are live at once in 16 vector registers: 6 vector multiply-adds per step is the most
  * without spills, and 6 accumulators each taking one add per step hide the add latency. A dot product
  * also needs no splat of A. Measured M = 1, K = 784, N = 512 (f32): 26 us, against 29 for 16-column
- * panels [N/16][K][16] with a splat of A(0, k) per k, and 44 for gemm's dot products on B^T in place. */
+ * panels [N/16][K][16] with a splat of A(0, k) per k, and 44 for gemm's dot products on B^T in place.
+ * Four rows (4 x 2 accumulators, 6 loads) lost to gemm_packed_b's 4 x 8 micro-kernel: 94 against 84 us. */
 #define MG_GEMV_J 6
 
 /* Makes p opaque to the compiler once per loop step: otherwise loop strength reduction gives each load
@@ -334,13 +335,13 @@ MG_FLOAT(MG_GEMV_PACK_B, gemv_pack_b)
     /* acc[r][c] = the L partial sums of row r < R of A (at a + r * ars; tail[r]: its last K % L elements, \
      * zero-padded) dotted with column c < C of a packed group (b: the group plus the first column's offset). */ \
     MG_INLINE void mg_gemv_tile_##dt(int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, const mg_##dt##_vt *tail, \
-                                     const mg_##dt##_t *b, const int R, const int C, mg_##dt##_vt acc[4][MG_GEMV_J]) { \
+                                     const mg_##dt##_t *b, const int R, const int C, mg_##dt##_vt acc[3][MG_GEMV_J]) { \
         MG_TYPES(dt); \
         for (int r = 0; r < R; r++) \
             for (int c = 0; c < C; c++) acc[r][c] = MG_SPLAT(VT, 0); \
         for (const mg_##dt##_t *ae = a + K / L * L; a < ae; a += L, b += MG_GEMV_J * L) { \
             MG_OPAQUE(b); \
-            VT x[4]; \
+            VT x[3]; \
             for (int r = 0; r < R; r++) x[r] = MG_LOAD(VT, a + r * ars); \
             for (int r = 0; r < R; r++) \
                 for (int c = 0; c < C; c++) acc[r][c] += x[r] * MG_LOAD(VT, b + c * L); \
@@ -357,11 +358,11 @@ MG_FLOAT(MG_GEMV_PACK_B, gemv_pack_b)
                                      const mg_##dt##_t *c, ptrdiff_t crs, ptrdiff_t ccs, mg_##dt##_t beta, const int R) { \
         MG_TYPES(dt); \
         enum { J = MG_GEMV_J }; \
-        const int C = R == 1 ? 6 : R == 2 ? 3 : 2; /* a divisor of J */ \
+        const int C = J / R; \
         ptrdiff_t gs = (ptrdiff_t)(K + L - 1) / L * L * J; /* elements per group */ \
         for (int32_t j0 = 0; j0 < N; j0 += J, bp += gs) \
             for (int32_t c0 = 0; c0 < J && j0 + c0 < N; c0 += C) { \
-                VT acc[4][J]; \
+                VT acc[3][J]; \
                 mg_gemv_tile_##dt(K, a, ars, tail, bp + c0 * L, R, C, acc); \
                 for (int r = 0; r < R; r++) \
                     for (int cq = 0; cq < C; cq += L) { /* L columns' sums at a time, by a transpose */ \
@@ -395,7 +396,7 @@ MG_FLOAT(MG_GEMV_PARTS, _)
             ptrdiff_t ccs, mg_##dt##_t beta) { \
         mg_gemv_rows_##dt(N, K, a, K, tail, bp, y, c, crs, ccs, beta, R); \
     }
-#define MG_GEMV_ROWS(dt, ...) MG_GEMV_ROWS_R(dt, 1) MG_GEMV_ROWS_R(dt, 2) MG_GEMV_ROWS_R(dt, 3) MG_GEMV_ROWS_R(dt, 4)
+#define MG_GEMV_ROWS(dt, ...) MG_GEMV_ROWS_R(dt, 1) MG_GEMV_ROWS_R(dt, 2) MG_GEMV_ROWS_R(dt, 3)
 MG_FLOAT(MG_GEMV_ROWS, _)
 
 #define MG_GEMV_PACKED_B(dt, op) \
@@ -407,8 +408,8 @@ MG_FLOAT(MG_GEMV_ROWS, _)
         ptrdiff_t crs = p[7], ccs = p[8]; \
         int32_t batch = p[9], abs_ = p[10], bbs = p[11]; \
         mg_act act = mg_act_from(p[12], p[13], p[14]); \
-        MG_CHECK(M >= 0 && M <= 4 && N >= 0 && K >= 1 && batch >= 0, MG_NAME(dt, op), \
-                 "M must be in 0..4, N and batch >= 0, K >= 1"); \
+        MG_CHECK(M >= 0 && M <= 3 && N >= 0 && K >= 1 && batch >= 0, MG_NAME(dt, op), \
+                 "M must be in 0..3, N and batch >= 0, K >= 1"); \
         MG_CHECK((ta == 0 || ta == 1) && (tb == 0 || tb == 1), MG_NAME(dt, op), "trans_a and trans_b must be 0 or 1"); \
         MG_CHECK(ta == 0 || M <= 1, MG_NAME(dt, op), "trans_a needs M <= 1 (rows of A contiguous)"); \
         MG_CHECK(alpha == 1.0f && bbs == 0, MG_NAME(dt, op), "alpha must be 1 and b_batch_stride 0"); \
@@ -419,17 +420,16 @@ MG_FLOAT(MG_GEMV_ROWS, _)
         for (int32_t bi = 0; bi < batch; bi++) { \
             const T *a = (const T *)(uintptr_t)t[0] + (ptrdiff_t)bi * abs_; \
             T *y = (T *)(uintptr_t)t[3] + (ptrdiff_t)bi * M * N; \
-            VT tail[4]; \
+            VT tail[3]; \
             for (int32_t i = 0; i < M; i++) { \
                 T v[L] = {0}; \
                 for (int32_t k = kv; k < K; k++) v[k - kv] = a[(ptrdiff_t)i * K + k]; \
                 tail[i] = MG_LOAD(VT, v); \
             } \
-            switch (M) { /* R rows at a time, R * (J / R) = J accumulators */ \
+            switch (M) { /* all rows at once: M x J / M accumulators */ \
             case 1: mg_gemv_rows1_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta); break; \
             case 2: mg_gemv_rows2_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta); break; \
             case 3: mg_gemv_rows3_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta); break; \
-            case 4: mg_gemv_rows4_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta); break; \
             } \
             for (int32_t i = 0; i < M; i++) mg_act_row_##dt(y + (ptrdiff_t)i * N, N, &act); \
         } \

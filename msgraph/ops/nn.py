@@ -75,13 +75,15 @@ def _lower_matmul(ctx: Lowering) -> None:
     a, b = ctx.in_types
     a2, b2, batch, _ = _matmul_dims(ctx.node, a.shape, b.shape)
     m, k, n = a2[-2], a2[-1], b2[-1]
+    if b.rank <= 2:  # one B for the whole batch: A's batch is more rows (A and Y are contiguous)
+        m, batch = m * size(batch), ()
     item = a.dtype.itemsize
     sa = [s * m * k for s in broadcast_strides(batch, a2[:-2])]
     sb = [s * k * n for s in broadcast_strides(batch, b2[:-2])]
     dims, (sa, sb) = collapse(batch, sa, sb)
     one = f32_bits(1.0)
     ints = [m, n, k, 0, 0, one, 0, 0, 0, dims[-1], sa[-1], sb[-1], *act_ints(ctx.node)]
-    packed, run = _pack_b(ctx, m, n, k, 0, 0, 1.0, ints)  # a 2-D B: one for every batch (sb all 0)
+    packed, run = _pack_b(ctx, m, n, k, 0, 0, 1.0, ints)
     for idx in itertools.product(*(range(d) for d in dims[:-1])):  # only non-collapsible batch dims loop here
         flat = 0
         for kdim, i in enumerate(idx):

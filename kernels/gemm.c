@@ -351,9 +351,9 @@ MG_FLOAT(MG_GEMV_PACK_B, gemv_pack_b)
                 for (int c = 0; c < C; c++) acc[r][c] += tail[r] * MG_LOAD(VT, b + c * L); \
     } \
     \
-    /* Rows [0, R) of Y (at y, N columns): Y(r, j) = A(r, :) . op(B)(:, j) + beta * C(r, j), every group, \
-     * C columns at a time (the activation comes after, over whole rows). */ \
-    MG_INLINE void mg_gemv_rows_##dt(int32_t N, int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, \
+    /* Rows [0, R) of Y (at y, N columns): Y(r, j) = A(r, :) . op(B)(:, j) + beta * C(r, j) (row r of A at \
+     * a + r * K), every group, C columns at a time (the activation comes after, over whole rows). */ \
+    MG_INLINE void mg_gemv_rows_##dt(int32_t N, int32_t K, const mg_##dt##_t *a, \
                                      const mg_##dt##_vt *tail, const mg_##dt##_t *bp, mg_##dt##_t *y, \
                                      const mg_##dt##_t *c, ptrdiff_t crs, ptrdiff_t ccs, mg_##dt##_t beta, const int R) { \
         MG_TYPES(dt); \
@@ -363,7 +363,7 @@ MG_FLOAT(MG_GEMV_PACK_B, gemv_pack_b)
         for (int32_t j0 = 0; j0 < N; j0 += J, bp += gs) \
             for (int32_t c0 = 0; c0 < J && j0 + c0 < N; c0 += C) { \
                 VT acc[3][J]; \
-                mg_gemv_tile_##dt(K, a, ars, tail, bp + c0 * L, R, C, acc); \
+                mg_gemv_tile_##dt(K, a, K, tail, bp + c0 * L, R, C, acc); \
                 for (int r = 0; r < R; r++) \
                     for (int cq = 0; cq < C; cq += L) { /* L columns' sums at a time, by a transpose */ \
                         v128_t v[4]; \
@@ -394,7 +394,7 @@ MG_FLOAT(MG_GEMV_PARTS, _)
     __attribute__((noinline)) static void mg_gemv_rows##R##_##dt(int32_t N, int32_t K, const mg_##dt##_t *a, \
             const mg_##dt##_vt *tail, const mg_##dt##_t *bp, mg_##dt##_t *y, const mg_##dt##_t *c, ptrdiff_t crs, \
             ptrdiff_t ccs, mg_##dt##_t beta) { \
-        mg_gemv_rows_##dt(N, K, a, K, tail, bp, y, c, crs, ccs, beta, R); \
+        mg_gemv_rows_##dt(N, K, a, tail, bp, y, c, crs, ccs, beta, R); \
     }
 #define MG_GEMV_ROWS(dt, ...) MG_GEMV_ROWS_R(dt, 1) MG_GEMV_ROWS_R(dt, 2) MG_GEMV_ROWS_R(dt, 3)
 MG_FLOAT(MG_GEMV_ROWS, _)

@@ -6,7 +6,7 @@
  * multiply-adds than im2col for the same micro-kernel.
  *
  * conv2d_winograd_weights (an init step on constant weights) writes U straight into the micro-kernel's
- * packed-A layout (mg_gemm.h): 16 matrices of MR-row tiles, each C columns long, k-major. conv2d_winograd
+ * packed-A layout (mg_gemm.h): for each of the 16 matrices, MR-row tiles of C columns, k-major. conv2d_winograd
  * works per block of tiles (row-major over the image, at most MG_WINO_NT): the input transform writes V for
  * every input channel into packed-B panels of NR tiles in the scratch; then per MR output channels and
  * panel the 16 micro-kernel products over all C land in a 2 KB local array, and the output transform
@@ -39,8 +39,10 @@ MG_INLINE v128_t mg_zip(v128_t a, v128_t b, size_t lane_bytes, int hi) {
     MG_CHECK(G == 1 && KH == 3 && KW == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1, MG_NAME(dt, op), \
              "only 3x3 convs with stride 1, dilation 1 and one group")
 
-/* ---- conv2d_winograd_weights (W, Packed; conv2d's ints): Packed[ij][Mp x C as MR-row tiles, k-major] =
- * (G g G^T)[ij] of W[m, c] (computed in f64), 16 * Mp * C elements, Mp = ceil(M / 4) * 4, rows past M zero. */
+/* ---- conv2d_winograd_weights (W, Packed; conv2d's ints): U = G g G^T of every W[m, c] (computed in f64) as
+ * 16 * Mp * C elements, Mp = ceil(M / 4) * 4: per MR-row tile i0 of the output channels, the 16 matrices' MR x C
+ * tiles one after another (one contiguous stream per tile for the run kernel), each k-major:
+ * Packed[(i0 * 16 + ij * MR) * C + c * MR + r] = U[i0 + r, c][ij], rows past M zero. */
 #define MG_CONV2D_WINOGRAD_WEIGHTS(dt, op) \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
@@ -67,7 +69,7 @@ MG_INLINE v128_t mg_zip(v128_t a, v128_t b, size_t lane_bytes, int hi) {
                     r[i][3] = h[i][2]; \
                 } \
                 for (int ij = 0; ij < 16; ij++) \
-                    u[((ptrdiff_t)ij * Mp + m / MR * MR) * C + (ptrdiff_t)c * MR + m % MR] = (T)r[ij / 4][ij % 4]; \
+                    u[((ptrdiff_t)m / MR * 16 + ij) * MR * C + (ptrdiff_t)c * MR + m % MR] = (T)r[ij / 4][ij % 4]; \
             } \
         return 0; \
     }
@@ -192,13 +194,13 @@ MG_FLOAT(MG_CONV2D_WINOGRAD_WEIGHTS, conv2d_winograd_weights)
                                      int32_t t0, int32_t nt, const int ACT, const mg_act *act) { \
         MG_TYPES(dt); \
         enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L }; \
-        int32_t Mp = (M + MR - 1) / MR * MR, np = (nt + NR - 1) / NR; \
+        int32_t np = (nt + NR - 1) / NR; \
         ptrdiff_t plane = (ptrdiff_t)OH * OW; \
         VT acc[16][MR][MG_GEMM_NV]; \
         for (int32_t i0 = 0; i0 < M; i0 += MR) \
             for (int32_t p = 0; p < np; p++) { \
                 for (int ij = 0; ij < 16; ij++) \
-                    mg_gemm_ukr_##dt(C, u + ((ptrdiff_t)ij * Mp + i0) * C, v + ((ptrdiff_t)ij * np + p) * C * NR, \
+                    mg_gemm_ukr_##dt(C, u + ((ptrdiff_t)i0 * 16 + ij * MR) * C, v + ((ptrdiff_t)ij * np + p) * C * NR, \
                                      acc[ij]); \
                 mg_wino_out_##dt(acc, y + i0 * plane, plane, M - i0 < MR ? M - i0 : MR, bias ? bias + i0 : 0, OH, OW, \
                                  TW, t0, p * NR, nt, ACT, act); \

@@ -701,12 +701,13 @@ def test_conv2d_im2col_packed_equals_unpacked(dt, case):
 
 
 def winograd_weights_ref(w: np.ndarray) -> np.ndarray:
-    """ABI.md's conv2d_winograd_weights layout in numpy: U = G g G^T per (m, c), then per position ij of the
-    4x4 transform the M x C matrix packed like pack_ref (4-row tiles, k-major, here one K block of C)."""
+    """ABI.md's conv2d_winograd_weights layout in numpy: U = G g G^T per (m, c); per 4-row tile of the M
+    rows (zero past M), the 4 x C tiles of the 16 positions ij of the 4x4 transform in turn, each k-major."""
     g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
     M, C = w.shape[:2]
-    u = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(16, M, C)
-    return np.concatenate([pack_ref(uij, 1, kc=max(C, 1)) for uij in u]).astype(w.dtype)
+    u = np.zeros((16, -(-M // 4) * 4, C))
+    u[:, :M] = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(16, M, C)
+    return u.reshape(16, -1, 4, C).transpose(1, 0, 3, 2).ravel().astype(w.dtype)
 
 
 def winograd_scratch(C: int, OH: int, OW: int, dt: str) -> int:

@@ -1,4 +1,4 @@
-"""Times the conv paths (direct conv2d, conv2d_im2col (weights packed per run or at load), conv2d_winograd,
+"""Times the conv paths (direct conv2d, conv2d_im2col (weights packed per run or at load), conv2d_winograd{,4},
 dwconv2d, 1x1 as gemm) on layer shapes of ResNet-18,
 MobileNetV2 and SqueezeNet (batch 1) through the test harness, and which one the lowering picks.
 
@@ -61,10 +61,10 @@ def time_kernel(name, inputs, out_shape, ints, repeat=5) -> float:
     return best
 
 
-def winograd_scratch(C: int, OH: int, OW: int) -> int:
-    """conv2d_winograd's f32 scratch in elements (ABI.md): 16 * C * nt, nt the tiles of one block."""
-    tiles = -(-OH // 2) * -(-OW // 2)
-    return 16 * C * max(8, min(65536 // (16 * max(C, 1)) // 8 * 8, 64, -(-tiles // 8) * 8))
+def winograd_scratch(C: int, OH: int, OW: int, m: int) -> int:
+    """conv2d_winograd{,4}'s f32 scratch in elements (ABI.md): (m+2)^2 * C * nt, nt the tiles of one block."""
+    aa, tiles = (m + 2) ** 2, -(-OH // m) * -(-OW // m)
+    return aa * C * max(8, min(65536 // (aa * max(C, 1)) // 8 * 8, 64, -(-tiles // 8) * 8))
 
 
 def paths(C, H, W, M, K, s, p, g):
@@ -81,9 +81,11 @@ def paths(C, H, W, M, K, s, p, g):
         out["im2col"] = ("f32_conv2d_im2col", [x, w, b, scratch], ints)
         packed = kh.run("f32_conv2d_pack_weights", [w], [((-(-M // 4) * 4 * C * K * K,), "f32")], ints)[0]
         out["im2col_packed"] = ("f32_conv2d_im2col_packed", [x, packed, b], ints)
-    if g == 1 and K == 3 and s == 1:
-        u = kh.run("f32_conv2d_winograd_weights", [w], [((16 * -(-M // 4) * 4 * C,), "f32")], ints)[0]
-        out["winograd"] = ("f32_conv2d_winograd", [x, u, b, np.zeros(winograd_scratch(C, OH, OH), np.float32)], ints)
+    for m, kernel in ((2, "conv2d_winograd"), (4, "conv2d_winograd4")):
+        if g == 1 and K == 3 and s == 1:
+            u = kh.run(f"f32_{kernel}_weights", [w], [(((m + 2) ** 2 * -(-M // 4) * 4 * C,), "f32")], ints)[0]
+            scratch = np.zeros(winograd_scratch(C, OH, OH, m), np.float32)
+            out[f"winograd F({m}x{m})"] = (f"f32_{kernel}", [x, u, b, scratch], ints)
     if g == C == M and K == 3:
         out["dwconv"] = ("f32_dwconv2d", [x, w, b], ints)
     if g == 1 and K == 1 and s == 1 and p == 0:

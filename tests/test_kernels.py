@@ -23,7 +23,7 @@ ABI = {
     **{op: FLOATS for op in ("sigmoid", "tanh", "gemm", "conv2d", "conv2d_im2col", "dwconv2d", "avgpool2d", "softmax",
                              "logsoftmax", "conv2d_pack_weights", "conv2d_im2col_packed", "gemm_pack_b",
                              "gemm_packed_b", "gemv_pack_b", "gemv_packed_b", "conv2d_winograd_weights",
-                             "conv2d_winograd")},
+                             "conv2d_winograd", "conv2d_winograd4_weights", "conv2d_winograd4")},
     "maxpool2d": ("f32", "f64", "i8", "u8"),
     "copy": ("u8",),
 }
@@ -638,13 +638,14 @@ def run_conv(name, case, act=None):
         packed = kh.run(f"{dt}_conv2d_pack_weights", [w], [((packed_size(M, C, KH, KW, group),), dt)], ints)[0]
         np.testing.assert_array_equal(packed, pack_ref(w, group))
         got = kh.run(f"{dt}_conv2d_im2col_packed", [x, packed, bias], [((N, M, OH, OW), dt)], ints)[0]
-    elif op in ("conv2d_winograd", "conv2d_winograd_weights"):  # weights transformed by their own kernel first
-        n_u = 16 * -(-M // 4) * 4 * C
-        u = kh.run(f"{dt}_conv2d_winograd_weights", [w], [((n_u,), dt)], ints)[0]
+    elif op.startswith("conv2d_winograd"):  # weights transformed by their own kernel first (an init step)
+        kernel = op.removesuffix("_weights")
+        m = 4 if kernel == "conv2d_winograd4" else 2
+        u = kh.run(f"{dt}_{kernel}_weights", [w], [(((m + 2) ** 2 * -(-M // 4) * 4 * C,), dt)], ints)[0]
         rtol = 1e-6 if dt == "f32" else 1e-13  # computed in f64 and rounded once: summation order only
-        np.testing.assert_allclose(u, winograd_weights_ref(w), rtol=rtol, atol=rtol * 0.1)
-        scratch = np.full(winograd_scratch(C, OH, OW, dt), np.nan, npdt(dt))  # every element read is written first
-        got = kh.run(f"{dt}_conv2d_winograd", [x, u, bias, scratch], [((N, M, OH, OW), dt)], ints)[0]
+        np.testing.assert_allclose(u, winograd_weights_ref(w, m), rtol=rtol, atol=rtol * 0.1)
+        scratch = np.full(winograd_scratch(C, OH, OW, dt, m), np.nan, npdt(dt))  # every element read is written first
+        got = kh.run(f"{dt}_{kernel}", [x, u, bias, scratch], [((N, M, OH, OW), dt)], ints)[0]
     elif op == "gemm":
         assert group == 1 and KH == KW == 1 and strides == dils == (1, 1) and pads == (0, 0, 0, 0)
         gints = [M, H * W, C, 0, 0, kh.f32_bits(1.0), kh.f32_bits(1.0 if has_bias else 0.0), 1, 0, N, 0, C * H * W,
@@ -700,26 +701,31 @@ def test_conv2d_im2col_packed_equals_unpacked(dt, case):
     np.testing.assert_array_equal(got, ref)
 
 
-def winograd_weights_ref(w: np.ndarray) -> np.ndarray:
-    """ABI.md's conv2d_winograd_weights layout in numpy: U = G g G^T per (m, c); per 4-row tile of the M
-    rows (zero past M), the 4 x C tiles of the 16 positions ij of the 4x4 transform in turn, each k-major."""
-    g = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+WINOGRAD_G = {2: np.array([[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]]),
+              4: np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+                           [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])}  # Lavin & Gray's G of F(m x m, 3x3)
+
+
+def winograd_weights_ref(w: np.ndarray, m: int) -> np.ndarray:
+    """ABI.md's conv2d_winograd{,4}_weights layout in numpy: U = G g G^T per (o, c); per 4-row tile of the M
+    rows (zero past M), the 4 x C tiles of the (m+2)^2 positions ij of the transform in turn, each k-major."""
+    g, aa = WINOGRAD_G[m], (m + 2) ** 2
     M, C = w.shape[:2]
-    u = np.zeros((16, -(-M // 4) * 4, C))
-    u[:, :M] = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(16, M, C)
-    return u.reshape(16, -1, 4, C).transpose(1, 0, 3, 2).ravel().astype(w.dtype)
+    u = np.zeros((aa, -(-M // 4) * 4, C))
+    u[:, :M] = np.einsum("ik,mckl,jl->ijmc", g, w.astype(np.float64), g).reshape(aa, M, C)
+    return u.reshape(aa, -1, 4, C).transpose(1, 0, 3, 2).ravel().astype(w.dtype)
 
 
-def winograd_scratch(C: int, OH: int, OW: int, dt: str) -> int:
-    """conv2d_winograd's scratch (ABI.md): 16 * C * nt elements, nt the tiles of one block."""
-    nr, size = 2 * lanes(dt), npdt(dt).itemsize
-    tiles = -(-OH // 2) * -(-OW // 2)
-    nt = min(262144 // size // (16 * max(C, 1)) // nr * nr, 64, -(-tiles // nr) * nr)
-    return 16 * C * max(nt, nr)
+def winograd_scratch(C: int, OH: int, OW: int, dt: str, m: int) -> int:
+    """conv2d_winograd{,4}'s scratch (ABI.md): (m+2)^2 * C * nt elements, nt the tiles of one block."""
+    nr, size, aa = 2 * lanes(dt), npdt(dt).itemsize, (m + 2) ** 2
+    tiles = -(-OH // m) * -(-OW // m)
+    nt = min(262144 // size // (aa * max(C, 1)) // nr * nr, 64, -(-tiles // nr) * nr)
+    return aa * C * max(nt, nr)
 
 
-# 3x3 stride-1 convs (Winograd F(2x2, 3x3)): tiles of 2x2 outputs, panels of 8 (f32) / 4 (f64) tiles, blocks
-# of up to 64 tiles (fewer for large C), 4-row tiles of output channels
+# 3x3 stride-1 convs (Winograd F(2x2, 3x3) and F(4x4, 3x3)): tiles of 2x2 / 4x4 outputs, panels of 8 (f32) /
+# 4 (f64) tiles, blocks of up to 64 tiles (fewer for large C), 4-row tiles of output channels
 WINOGRAD_CASES = [
     (1, 3, 8, 8, 4, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0),
     (2, 5, 9, 17, 6, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 1),  # odd H/W: partial tiles, batch 2
@@ -736,7 +742,7 @@ WINOGRAD_CASES = [
 ]
 
 
-@covers("conv2d_winograd", "conv2d_winograd_weights")
+@covers("conv2d_winograd", "conv2d_winograd_weights", "conv2d_winograd4", "conv2d_winograd4_weights")
 @pytest.mark.parametrize("case", range(len(WINOGRAD_CASES)))
 def test_conv2d_winograd(name, case):
     run_conv(name, WINOGRAD_CASES[case])
@@ -770,6 +776,7 @@ def test_conv_paths_activations(act):
         run_conv(f"{dt}_conv2d_im2col_packed", (1, 16, 6, 21, 5, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_dwconv2d", (1, 3, 6, 21, 3, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 3, True, 0), act)
         run_conv(f"{dt}_conv2d_winograd", (1, 5, 7, 21, 6, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0), act)
+        run_conv(f"{dt}_conv2d_winograd4", (1, 5, 7, 21, 6, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_gemm", (2, 7, 5, 13, 6, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_gemm", (1, 9, 3, 3, 17, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, False, 0), act)
 
@@ -898,6 +905,7 @@ def test_bad_nd_fails_with_message():
     ("f32_dwconv2d", [1, 4, 4, 4, 4, 4, 4, 3, 3, 4, 0, 0, 3, 3, 1, 1, 0, 0, 0], "strides"),
     ("f32_conv2d_winograd", [1, 4, 4, 4, 4, 4, 4, 3, 3, 1, 0, 0, 2, 2, 1, 1, 0, 0, 0], "3x3"),
     ("f64_conv2d_winograd_weights", [1, 4, 4, 4, 4, 4, 4, 3, 3, 2, 0, 0, 1, 1, 1, 1, 0, 0, 0], "3x3"),
+    ("f32_conv2d_winograd4", [1, 4, 4, 4, 4, 4, 4, 3, 3, 1, 0, 0, 1, 1, 2, 1, 0, 0, 0], "3x3"),
     ("f32_dwconv2d", [1, 4, 4, 4, 4, 4, 4, 5, 5, 4, 0, 0, 1, 1, 1, 1, 0, 0, 0], "depthwise 3x3"),
     ("i8_argmax", [1, 0, 1, 0], "n"),
     ("f32_relu", [4, 5], "wrong number of ints"),
@@ -905,7 +913,7 @@ def test_bad_nd_fails_with_message():
 def test_bad_params(name, ints, expect):
     x = np.zeros(64, npdt(split(name)[0]))
     n_tensors = {"gemm": 4, "gemm_packed_b": 4, "gemv_packed_b": 4, "conv2d": 4, "dwconv2d": 4, "conv2d_im2col": 5, "conv2d_im2col_packed": 4,
-                 "conv2d_winograd": 5}.get(split(name)[1], 2)
+                 "conv2d_winograd": 5, "conv2d_winograd4": 5}.get(split(name)[1], 2)
     with pytest.raises(kh.KernelFailed) as e:
         kh.run(name, [x] * (n_tensors - 1), [((4,), "i64")], ints)
     assert expect in e.value.message and split(name)[1] in e.value.message

@@ -215,26 +215,37 @@ def pointwise_packed(m: int, c: int) -> bool:
     return m >= 4 and (m >= c or m >= 128)
 
 
-WINOGRAD_VBYTES, WINOGRAD_MAX_TILES = 262144, 64  # conv2d_winograd's block of transformed inputs (ABI.md)
+WINOGRAD_VBYTES, WINOGRAD_MAX_TILES = 262144, 64  # conv2d_winograd{,4}'s block of transformed inputs (ABI.md)
+
+
+def winograd_tile(c: int, m: int, oh: int, ow: int) -> int:
+    """The output tile of the Winograd kernel for a 3x3 stride-1 conv with c inputs and m outputs (0: none).
+    F(2x2, 3x3) (16 multiplies per 4 outputs and channel pair instead of 36) when c, m >= 4: measured 1.3-2x
+    faster than im2col on ResNet-18's, SqueezeNet's and small shapes down to 4 -> 4 channels, but slower with
+    3 input channels (an RGB stem: 6.0 vs 5.7 ms at 224). F(4x4, 3x3) (36 per 16 outputs) when also c, m >= 16
+    and the output is at least 12x12: 1.2-1.4x faster than F(2x2) there, slower on small images (7x7, 10x10:
+    tiles cover up to 1.4x the output, and 36 matrices of weights stream from memory) and with few channels
+    (the transforms dominate). Numbers in kernels/README.md."""
+    if c < 4 or m < 4:
+        return 0
+    return 4 if min(c, m) >= 16 and min(oh, ow) >= 12 else 2
 
 
 def _winograd(ctx: Lowering, ints: list[int]) -> bool:
-    """Emits a 3x3 stride-1 conv with constant weights as Winograd F(2x2, 3x3) (weights transformed once at
-    load, 2.25x fewer multiply-adds than im2col) when it has >= 4 input and output channels: measured 1.5-2x
-    faster than im2col on ResNet-18's and SqueezeNet's 3x3 layers and on small shapes down to 4 -> 4
-    channels, but slower with 3 input channels (an RGB stem: 6.5 vs 5.8 ms at 224, kernels/README.md)."""
+    """Emits a 3x3 stride-1 conv with constant weights as Winograd F(2x2, 3x3) or F(4x4, 3x3) (winograd_tile),
+    the weights transformed once at load (an init step); False when it does not apply."""
     c, m, oh, ow = ints[1], ints[4], ints[5], ints[6]
-    kernel_group_strides_dils = (*ints[7:10], *ints[12:16])
-    if not (kernel_group_strides_dils == (3, 3, 1, 1, 1, 1, 1) and c >= 4 and m >= 4 and ctx.is_const(1)):
-        return False
+    tile = winograd_tile(c, m, oh, ow)
+    if (*ints[7:10], *ints[12:16]) != (3, 3, 1, 1, 1, 1, 1) or not tile or not ctx.is_const(1):
+        return False  # kernel 3x3, group 1, strides and dilations 1
     dtype = ctx.in_types[0].dtype
-    item, nr = dtype.itemsize, 32 // dtype.itemsize  # nr: the micro-kernel's panel width (tiles)
-    tiles = -(-oh // 2) * -(-ow // 2)
-    nt = max(nr, min(WINOGRAD_VBYTES // item // (16 * c) // nr * nr, WINOGRAD_MAX_TILES, -(-tiles // nr) * nr))
-    packed = ctx.new_persistent(16 * -(-m // 4) * 4 * c * item)
-    ctx.emit_init(f"{dtype.name}_conv2d_winograd_weights", [ctx.input(1), packed], ints)
-    ctx.emit(f"{dtype.name}_conv2d_winograd",
-             [ctx.input(0), packed, ctx.input(2), ctx.new_scratch(16 * c * nt * item), ctx.output(0)], ints)
+    item, nr, aa = dtype.itemsize, 32 // dtype.itemsize, (tile + 2) ** 2  # nr: the micro-kernel's panel width
+    tiles = -(-oh // tile) * -(-ow // tile)
+    nt = max(nr, min(WINOGRAD_VBYTES // item // (aa * c) // nr * nr, WINOGRAD_MAX_TILES, -(-tiles // nr) * nr))
+    kernel = f"{dtype.name}_conv2d_winograd{'4' if tile == 4 else ''}"
+    packed = ctx.new_persistent(aa * -(-m // 4) * 4 * c * item)
+    ctx.emit_init(f"{kernel}_weights", [ctx.input(1), packed], ints)
+    ctx.emit(kernel, [ctx.input(0), packed, ctx.input(2), ctx.new_scratch(aa * c * nt * item), ctx.output(0)], ints)
     return True
 
 

@@ -11,24 +11,18 @@
  * transform writes V for every input channel into packed-B panels of NR tiles in the scratch; then per MR
  * output channels and panel the a^2 micro-kernel products over all C land in a local array, and the output
  * transform (+ bias, activation) writes them to Y. Inputs outside the image read as 0 (any pads); tiles
- * past OH / OW (output sizes not multiples of m) are computed and not stored. The transforms are loops over
- * the constant matrices below, unrolled by the compiler (zero terms vanish, +-1 terms become adds). */
+ * past OH / OW (output sizes not multiples of m) are computed and not stored. */
 #include "mg_conv.h"
 
 #define MG_WINO_VBYTES 262144 /* scratch for the transformed inputs of one block (a^2 x C x tiles values) */
 #define MG_WINO_NT 64         /* at most this many tiles per block */
 
-/* B^T (a x a), G (a x 3) and A^T (m x a) of F(2x2, 3x3) and F(4x4, 3x3). */
-static const float mg_wino_bt2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+/* G (a x 3) of F(2x2, 3x3) and F(4x4, 3x3), for the weight transform (B^T and A^T are written out in
+ * mg_wino_bt / mg_wino_at). */
 static const double mg_wino_g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-static const float mg_wino_at2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-static const float mg_wino_bt4[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                                        {0, -2, -1, 2, 1, 0},  {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
 static const double mg_wino_g4[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                         {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                         {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
-static const float mg_wino_at4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0},
-                                        {0, 1, -1, 8, -8, 1}};
 
 /* Tiles per block: the panels of nr tiles whose aa x C values fit in MG_WINO_VBYTES (at least one), at most
  * MG_WINO_NT and no more than the image's `tiles` need. ABI.md states the same formula for the scratch. */
@@ -82,19 +76,41 @@ MG_INLINE v128_t mg_zip(v128_t a, v128_t b, size_t lane_bytes, int hi) {
     }
 
 #define MG_WINO_PARTS(dt, m) \
-    /* sum_k c[k] * x[k * xs] over k < n for a row c of a constant matrix: after unrolling, zero terms \
-     * vanish and +-1 terms become adds. */ \
-    MG_INLINE mg_##dt##_vt mg_wino_dot_##dt##_##m(const float *c, const mg_##dt##_vt *x, int n, int xs) { \
+    /* o[i * os] = (B^T x)[i], i < a, for the a values x[k * xs]: F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; \
+     * 0 1 0 -1]; F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; \
+     * 0 4 0 -5 0 1], with common subexpressions. */ \
+    MG_INLINE void mg_wino_bt_##dt##_##m(mg_##dt##_vt *o, int os, const mg_##dt##_vt *x, int xs) { \
         MG_TYPES(dt); \
-        VT s = MG_SPLAT(VT, 0); \
-        int first = 1; \
-        for (int k = 0; k < n; k++) { \
-            if (c[k] == 0) continue; \
-            VT term = c[k] == 1 ? x[k * xs] : c[k] == -1 ? -x[k * xs] : (T)c[k] * x[k * xs]; \
-            s = first ? term : s + term; \
-            first = 0; \
+        if (m == 2) { \
+            o[0] = x[0] - x[2 * xs]; \
+            o[os] = x[xs] + x[2 * xs]; \
+            o[2 * os] = x[2 * xs] - x[xs]; \
+            o[3 * os] = x[xs] - x[3 * xs]; \
+            return; \
         } \
-        return s; \
+        VT x0 = x[0], x1 = x[xs], x2 = x[2 * xs], x3 = x[3 * xs], x4 = x[4 * xs], x5 = x[5 * xs]; \
+        VT s12 = x1 + x2, d12 = x1 - x2, s34 = x3 + x4, d42 = x4 - x2, d31 = x3 - x1; \
+        o[0] = x4 - (T)5 * x2 + (T)4 * x0; \
+        o[os] = s34 - (T)4 * s12; \
+        o[2 * os] = (x4 - x3) + (T)4 * d12; \
+        o[3 * os] = d42 + (T)2 * d31; \
+        o[4 * os] = d42 - (T)2 * d31; \
+        o[5 * os] = x5 - (T)5 * x3 + (T)4 * x1; \
+    } \
+    /* o[i * os] = (A^T x)[i], i < m: F(2x2): A^T = [1 1 1 0; 0 1 -1 -1]; F(4x4): A^T = [1 1 1 1 1 0; \
+     * 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]. */ \
+    MG_INLINE void mg_wino_at_##dt##_##m(mg_##dt##_vt *o, int os, const mg_##dt##_vt *x, int xs) { \
+        MG_TYPES(dt); \
+        if (m == 2) { \
+            o[0] = x[0] + x[xs] + x[2 * xs]; \
+            o[os] = x[xs] - x[2 * xs] - x[3 * xs]; \
+            return; \
+        } \
+        VT s12 = x[xs] + x[2 * xs], d12 = x[xs] - x[2 * xs], s34 = x[3 * xs] + x[4 * xs], d34 = x[3 * xs] - x[4 * xs]; \
+        o[0] = x[0] + s12 + s34; \
+        o[os] = d12 + (T)2 * d34; \
+        o[2 * os] = s12 + (T)4 * s34; \
+        o[3 * os] = d12 + (T)8 * d34 + x[5 * xs]; \
     } \
     /* xp[0:cols] = row `row` of the channel xc from column col0 on, 0 outside the image. */ \
     MG_INLINE void mg_wino_row_##dt##_##m(mg_##dt##_t *xp, const mg_##dt##_t *xc, int32_t H, int32_t W, \
@@ -167,11 +183,9 @@ MG_INLINE v128_t mg_zip(v128_t a, v128_t b, size_t lane_bytes, int hi) {
                     VT d[AL][AL], r[AL][AL], o[AL * AL]; \
                     for (int i = 0; i < AL; i++) { /* d B along each row */ \
                         mg_wino_gather_##dt##_##m(d[i], xp[i] + m * s); \
-                        for (int j = 0; j < AL; j++) r[i][j] = mg_wino_dot_##dt##_##m(mg_wino_bt##m[j], d[i], AL, 1); \
+                        mg_wino_bt_##dt##_##m(r[i], 1, d[i], 1); \
                     } \
-                    for (int i = 0; i < AL; i++) /* B^T (d B) */ \
-                        for (int j = 0; j < AL; j++) \
-                            o[i * AL + j] = mg_wino_dot_##dt##_##m(mg_wino_bt##m[i], &r[0][j], AL, AL); \
+                    for (int j = 0; j < AL; j++) mg_wino_bt_##dt##_##m(o + j, AL, &r[0][j], AL); /* B^T (d B) */ \
                     mg_wino_put_##dt##_##m(v, o, np, C, c, q + s, n - s < L ? n - s : L); \
                 } \
                 q += n; \
@@ -210,11 +224,11 @@ MG_INLINE v128_t mg_zip(v128_t a, v128_t b, size_t lane_bytes, int hi) {
             for (int v = 0; v < MG_GEMM_NV && q0 + v * L < nt; v++) { \
                 VT mm[AL * AL], s[m][AL], o[m][m]; \
                 for (int ij = 0; ij < AL * AL; ij++) mm[ij] = acc[ij][r][v]; \
-                for (int i = 0; i < m; i++) /* A^T M */ \
-                    for (int j = 0; j < AL; j++) s[i][j] = mg_wino_dot_##dt##_##m(mg_wino_at##m[i], mm + j, AL, AL); \
-                for (int i = 0; i < m; i++) /* (A^T M) A */ \
-                    for (int e = 0; e < m; e++) \
-                        o[i][e] = mg_vact_##dt(mg_wino_dot_##dt##_##m(mg_wino_at##m[e], s[i], AL, 1) + b, &ka); \
+                for (int j = 0; j < AL; j++) mg_wino_at_##dt##_##m(&s[0][j], AL, mm + j, AL); /* A^T M */ \
+                for (int i = 0; i < m; i++) { /* (A^T M) A */ \
+                    mg_wino_at_##dt##_##m(o[i], 1, s[i], 1); \
+                    for (int e = 0; e < m; e++) o[i][e] = mg_vact_##dt(o[i][e] + b, &ka); \
+                } \
                 int32_t q = q0 + v * L, t = t0 + q, th = t / TW, tw = t % TW; \
                 if (q + L <= nt && tw + L <= TW && m * (tw + L) <= OW && m * (th + 1) <= OH) { \
                     for (int i = 0; i < m; i++) \

@@ -718,10 +718,11 @@ def winograd_weights_ref(w: np.ndarray, m: int) -> np.ndarray:
 
 def winograd_scratch(C: int, OH: int, OW: int, dt: str, m: int) -> int:
     """conv2d_winograd{,4}'s scratch (ABI.md): (m+2)^2 * C * nt elements, nt the tiles of one block."""
-    nr, size, aa = 2 * lanes(dt), npdt(dt).itemsize, (m + 2) ** 2
+    nr, per_tile = 2 * lanes(dt), npdt(dt).itemsize * (m + 2) ** 2 * max(C, 1)
     tiles = -(-OH // m) * -(-OW // m)
-    nt = min(262144 // size // (aa * max(C, 1)) // nr * nr, 64, -(-tiles // nr) * nr)
-    return aa * C * max(nt, nr)
+    nt = 262144 // per_tile // nr * nr
+    nt = 2 * nr if nt < 2 * nr and 2 * nr * per_tile <= 2 * 262144 else nt
+    return (m + 2) ** 2 * C * max(min(nt, 64, -(-tiles // nr) * nr), nr)
 
 
 # 3x3 stride-1 convs (Winograd F(2x2, 3x3) and F(4x4, 3x3)): tiles of 2x2 / 4x4 outputs, panels of 8 (f32) /
@@ -735,6 +736,7 @@ WINOGRAD_CASES = [
     (1, 3, 6, 7, 5, 3, 3, (2, 2, 2, 2), (1, 1), (1, 1), 1, True, 1),  # pads 2
     (1, 4, 9, 12, 4, 3, 3, (2, 0, 1, 2), (1, 1), (1, 1), 1, False, 0),  # asymmetric pads
     (1, 600, 5, 5, 6, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0),  # large C: smallest block (one panel)
+    (1, 300, 9, 9, 5, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 1),  # F(2x2) f32: blocks of two panels
     (1, 130, 14, 14, 12, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 1),  # several blocks, 7 tiles a row
     (1, 3, 1, 1, 4, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0),  # 1x1 image
     (1, 1, 3, 40, 1, 3, 3, (0, 1, 0, 1), (1, 1), (1, 1), 1, True, 0),  # one output row, wide

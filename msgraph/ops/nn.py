@@ -240,8 +240,11 @@ def _winograd(ctx: Lowering, ints: list[int]) -> bool:
         return False  # kernel 3x3, group 1, strides and dilations 1
     dtype = ctx.in_types[0].dtype
     item, nr, aa = dtype.itemsize, 32 // dtype.itemsize, (tile + 2) ** 2  # nr: the micro-kernel's panel width
-    tiles = -(-oh // tile) * -(-ow // tile)
-    nt = max(nr, min(WINOGRAD_VBYTES // item // (aa * c) // nr * nr, WINOGRAD_MAX_TILES, -(-tiles // nr) * nr))
+    per_tile, tiles = aa * c * item, -(-oh // tile) * -(-ow // tile)
+    nt = WINOGRAD_VBYTES // per_tile // nr * nr
+    if nt < 2 * nr and 2 * nr * per_tile <= 2 * WINOGRAD_VBYTES:
+        nt = 2 * nr  # two panels per block when they fit in twice the budget (the kernel's rule)
+    nt = max(nr, min(nt, WINOGRAD_MAX_TILES, -(-tiles // nr) * nr))
     kernel = f"{dtype.name}_conv2d_winograd{'4' if tile == 4 else ''}"
     packed = ctx.new_persistent(aa * -(-m // 4) * 4 * c * item)
     ctx.emit_init(f"{kernel}_weights", [ctx.input(1), packed], ints)

@@ -222,13 +222,13 @@ def winograd_tile(c: int, m: int, oh: int, ow: int) -> int:
     """The output tile of the Winograd kernel for a 3x3 stride-1 conv with c inputs and m outputs (0: none).
     F(2x2, 3x3) (16 multiplies per 4 outputs and channel pair instead of 36) when c, m >= 4: measured 1.3-2x
     faster than im2col on ResNet-18's, SqueezeNet's and small shapes down to 4 -> 4 channels, but slower with
-    3 input channels (an RGB stem: 6.0 vs 5.7 ms at 224). F(4x4, 3x3) (36 per 16 outputs) when also c, m >= 16
-    and the output is at least 12x12: 1.2-1.4x faster than F(2x2) there, slower on small images (7x7, 10x10:
-    tiles cover up to 1.4x the output, and 36 matrices of weights stream from memory) and with few channels
-    (the transforms dominate). Numbers in kernels/README.md."""
+    3 input channels (an RGB stem: 6.1 vs 5.7 ms at 224). F(4x4, 3x3) (36 per 16 outputs) when the output is
+    at least 12x12 and m >= 8: 1.1-1.6x faster than F(2x2) there, slower on small images (7x7 to 10x10: the
+    tiles cover up to 1.4x the output and 36 matrices of weights stream from memory) and with 4 outputs (the
+    transforms dominate). Numbers in kernels/README.md."""
     if c < 4 or m < 4:
         return 0
-    return 4 if min(c, m) >= 16 and min(oh, ow) >= 12 else 2
+    return 4 if m >= 8 and min(oh, ow) >= 12 else 2
 
 
 def _winograd(ctx: Lowering, ints: list[int]) -> bool:

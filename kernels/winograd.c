@@ -54,6 +54,8 @@ MG_INLINE v128_t mg_zip(v128_t a, v128_t b, size_t lane_bytes, int hi) {
  * f64) as aa * Mp * C elements, aa = (m + 2)^2, Mp = ceil(M / 4) * 4: per MR-row tile i0 of the output
  * channels, the aa matrices' MR x C tiles one after another (one contiguous stream per tile for the run
  * kernel), each k-major: Packed[(i0 * aa + ij * MR) * C + c * MR + r] = U[i0 + r, c][ij], rows past M zero. */
+typedef double mg_wino_v4d __attribute__((vector_size(4 * sizeof(double)))); /* MG_GEMM_MR lanes */
+
 #define MG_CONV2D_WINOGRAD_WEIGHTS(dt, op, m) \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
@@ -62,18 +64,21 @@ MG_INLINE v128_t mg_zip(v128_t a, v128_t b, size_t lane_bytes, int hi) {
         const T *w = (const T *)(uintptr_t)t[0]; \
         T *u = (T *)(uintptr_t)t[1]; \
         MG_CHECK(u != 0, MG_NAME(dt, op), "the packed tensor is missing"); \
-        int32_t Mp = (M + MR - 1) / MR * MR; \
-        for (int32_t o = 0; o < Mp; o++) \
+        for (int32_t o0 = 0; o0 < M; o0 += MR) /* MR output channels at once, one lane each */ \
             for (int32_t c = 0; c < C; c++) { \
-                double g[3][3] = {{0}}, h[AL][3]; \
-                for (int k = 0; k < 9 && o < M; k++) g[k / 3][k % 3] = w[((ptrdiff_t)o * C + c) * 9 + k]; \
+                mg_wino_v4d g[9], h[AL][3]; \
+                for (int k = 0; k < 9; k++) \
+                    for (int r = 0; r < MR; r++) \
+                        g[k][r] = o0 + r < M ? (double)w[((ptrdiff_t)(o0 + r) * C + c) * 9 + k] : 0.0; \
                 for (int i = 0; i < AL; i++) /* G g */ \
                     for (int j = 0; j < 3; j++) \
-                        h[i][j] = mg_wino_g##m[i][0] * g[0][j] + mg_wino_g##m[i][1] * g[1][j] + mg_wino_g##m[i][2] * g[2][j]; \
+                        h[i][j] = mg_wino_g##m[i][0] * g[j] + mg_wino_g##m[i][1] * g[3 + j] + mg_wino_g##m[i][2] * g[6 + j]; \
+                T *dst = u + (ptrdiff_t)o0 * AA * C + (ptrdiff_t)c * MR; \
                 for (int ij = 0; ij < AA; ij++) { /* (G g) G^T */ \
-                    const double *hi = h[ij / AL], *gj = mg_wino_g##m[ij % AL]; \
-                    u[((ptrdiff_t)o / MR * AA + ij) * MR * C + (ptrdiff_t)c * MR + o % MR] = \
-                        (T)(hi[0] * gj[0] + hi[1] * gj[1] + hi[2] * gj[2]); \
+                    const mg_wino_v4d *hi = h[ij / AL]; \
+                    const double *gj = mg_wino_g##m[ij % AL]; \
+                    mg_wino_v4d v = hi[0] * gj[0] + hi[1] * gj[1] + hi[2] * gj[2]; \
+                    for (int r = 0; r < MR; r++) dst[(ptrdiff_t)ij * MR * C + r] = (T)v[r]; \
                 } \
             } \
         return 0; \

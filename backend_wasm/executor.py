@@ -91,9 +91,11 @@ class Executor:
     init steps (packing constant weights into persistent buffers) run once here, at load.
 
     After loading, `plan.weights` is a read-only view of the constants region of the arena (the plan's own
-    copy is dropped), so a planned model holds its weights once."""
+    copy is dropped), so a planned model holds its weights once. With `own_weights` the caller hands the
+    plan over: its host copies of the weights go as they are written, before the init steps fill the
+    persistent buffers (lower peak memory at load), and the plan object passed in cannot be loaded again."""
 
-    def __init__(self, plan: Plan, kernels: str | None = None):
+    def __init__(self, plan: Plan, kernels: str | None = None, *, own_weights: bool = False):
         n_words = sum(3 + len(s.tensors) + len(s.ints) for s in (*plan.steps, *plan.init_steps))
         program_offset = align_up(plan.total_bytes)
         self._inst = inst = loader.instantiate(program_offset + 4 * n_words + 64, kernels)
@@ -107,7 +109,7 @@ class Executor:
         buffer.keepalive = inst  # numpy views of the arena keep the store (the memory's owner) alive
         self._memory = np.frombuffer(buffer, dtype=np.uint8)  # valid for life: memory never grows
         n_weights = len(plan.weights)
-        write_weights(plan.weights, self._memory[self.base:self.base + n_weights])
+        write_weights(plan.weights, self._memory[self.base:self.base + n_weights], release=own_weights)
         weights = self._memory[self.base:self.base + n_weights].view(ArenaBytes)
         weights.flags.writeable = False
         self.plan = replace(plan, weights=weights)  # the constants live in the arena only

@@ -76,15 +76,16 @@ class InferenceSession:
 
     def _load_static(self, holder: list[Graph]) -> Graph:
         """Plans and loads a static graph for its outputs; returns it with its constants viewing the arena.
-        The graph's own copies are dropped before the arena is filled: at no point are the weights held
-        more than twice (graph + plan, then plan + arena)."""
+        The graph's own copies are dropped before the arena is filled, and the executor lets the plan's go
+        as it writes them: the weights are held twice only piece by piece, never while the init steps fill
+        the persistent buffers (packed / transformed weights)."""
         g = holder.pop()  # the only reference: the constants go when this function drops them
         outputs = tuple(g.outputs)
         plan = build_plan(g, list(outputs))
         placed = {k for k, v in g.values.items() if v.const is not None and k in plan.values}
         g = g.replace(values={k: Value(k, v.type) if k in placed else v for k, v in g.values.items()})
         _release_freed_memory()
-        ex = Executor(plan, self._kernels)
+        ex = Executor(plan, self._kernels, own_weights=True)
         del plan
         values = dict(g.values)
         for k in placed:
@@ -114,7 +115,7 @@ class InferenceSession:
                 g = infer(g, dict(zip(g.inputs, shapes)), {n: feeds[n] for n in self._by_value})
             if self._optimize:
                 g = optimize_graph(g, keep=outputs)
-            ex = self._cache[key] = Executor(build_plan(g, list(outputs)), self._kernels)
+            ex = self._cache[key] = Executor(build_plan(g, list(outputs)), self._kernels, own_weights=True)
             if len(self._cache) > self._max:
                 _, old = self._cache.popitem(last=False)
                 self._fast = {k: v for k, v in self._fast.items() if v is not old}

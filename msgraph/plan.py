@@ -20,6 +20,13 @@ from .schedule import needed_nodes, topological_order
 FORMAT = 1
 
 
+def _drain(items: list):
+    """Yields the items of `items` first to last, dropping each from the list (which ends empty)."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 class Weights:
     """The constants region as its pieces (byte offset, array): `len()` is its size, `bytes()` joins it
     (to serialise), and a host writes it piece by piece straight into its memory (`write_into`), so
@@ -27,14 +34,23 @@ class Weights:
 
     def __init__(self, pieces: list[tuple[int, np.ndarray]], nbytes: int) -> None:
         self._pieces, self._nbytes = pieces, nbytes
+        self._released = False
 
     def __len__(self) -> int:
         return self._nbytes
 
-    def write_into(self, dst: np.ndarray) -> None:
-        """Copies the region into the uint8 array `dst` (its first len(self) bytes; padding is zeroed)."""
+    def write_into(self, dst: np.ndarray, release: bool = False) -> None:
+        """Copies the region into the uint8 array `dst` (its first len(self) bytes; padding is zeroed). With
+        `release` (a host that owns the plan), each piece is let go as soon as it is written, so the weights
+        are never held twice for long; this object cannot be written again."""
+        if self._released:
+            raise PlanError("these weights were released into an executor's memory; plan the graph again")
+        pieces = self._pieces
+        if release:
+            self._pieces, self._released = [], True
+            pieces = _drain(pieces)
         end = 0
-        for off, array in self._pieces:
+        for off, array in pieces:
             dst[end:off] = 0
             end = off + array.nbytes
             dst[off:end] = array.reshape(-1).view(np.uint8)
@@ -54,10 +70,11 @@ class Weights:
     __hash__ = None
 
 
-def write_weights(weights, dst: np.ndarray) -> None:
-    """Writes a plan's constants region (`Weights` or any bytes-like blob) into the uint8 array `dst`."""
+def write_weights(weights, dst: np.ndarray, release: bool = False) -> None:
+    """Writes a plan's constants region (`Weights` or any bytes-like blob) into the uint8 array `dst`;
+    `release`: see Weights.write_into."""
     if isinstance(weights, Weights):
-        weights.write_into(dst)
+        weights.write_into(dst, release)
     else:
         dst[:len(weights)] = np.frombuffer(weights, dtype=np.uint8)
 

@@ -113,6 +113,27 @@ def test_weights_live_only_in_the_arena():
     assert Plan.from_json(ex.plan.to_json(), bytes(ex.plan.weights)).steps == ex.plan.steps
 
 
+def test_owned_weights_are_released_into_the_arena():
+    """own_weights: the plan's host arrays are let go as they are written (the arena's copy is the one
+    that stays); the emptied plan refuses a second load instead of loading zeros."""
+    import weakref
+
+    g = msgraph.import_onnx(lenet5())
+    plan = build_plan(g)
+    raw = bytes(plan.weights)
+    w = next(k for k, v in g.values.items() if v.const is not None and v.const.size > 100)
+    ref = weakref.ref(g.values[w].const)
+    x = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
+    want = Executor(plan)({"x": x})
+    del g
+    ex = Executor(plan, own_weights=True)
+    gc.collect()
+    assert ref() is None and bytes(ex.plan.weights) == raw
+    np.testing.assert_array_equal(ex({"x": x})[0], want[0])
+    with pytest.raises(msgraph.errors.PlanError, match="released"):
+        Executor(plan)
+
+
 def test_arena_views_outlive_the_executor():
     ex = Executor(build_plan(add_graph()))
     weights = ex.plan.weights

@@ -164,23 +164,76 @@ MG_FLOAT(MG_CONV2D, conv2d)
  * started from the bias (first block) or from Y, written back with the activation ACT (a constant; 0 before
  * the last block). */
 #define MG_IM2COL_SWEEP(dt, ...) \
+    /* Columns [0, NC) (NC < NR) of rows [0, rows) of a tile, the rows in the lanes: acc[j][h] holds rows \
+     * h*L .. h*L+L-1 of column j; ap: the tile's packed weights, bp: the packed panel. Each output is the \
+     * same sum in the same order as in the micro-kernel (bias or Y, then + a*b per k), so the results are \
+     * the same; the cost is per column. The activation is applied when `act` is not 0. */ \
+    MG_INLINE void mg_im2col_cols_##dt(int32_t kb, const mg_##dt##_t *ap, const mg_##dt##_t *bp, \
+                                       mg_##dt##_t *yt, ptrdiff_t P, int32_t rows, const mg_##dt##_t *bias, int first, \
+                                       const int NC, const mg_act *act) { \
+        MG_TYPES(dt); \
+        enum { MR = MG_GEMM_MR, H = MG_GEMM_MR / L }; \
+        VT acc[MG_GEMM_NV * L][H]; \
+        for (int j = 0; j < NC; j++) { \
+            _Alignas(16) T tmp[MR] = {0}; \
+            for (int r = 0; r < rows; r++) tmp[r] = first ? (bias ? bias[r] : 0) : yt[r * P + j]; \
+            for (int h = 0; h < H; h++) acc[j][h] = MG_LOAD(VT, tmp + h * L); \
+        } \
+        for (int32_t k = 0; k < kb; k++, ap += MR, bp += MG_GEMM_NV * L) { \
+            VT av[H]; \
+            for (int h = 0; h < H; h++) av[h] = MG_LOAD(VT, ap + h * L); \
+            for (int j = 0; j < NC; j++) { \
+                VT bj = MG_SPLAT(VT, bp[j]); \
+                for (int h = 0; h < H; h++) acc[j][h] += av[h] * bj; \
+            } \
+        } \
+        for (int j = 0; j < NC; j++) \
+            for (int h = 0; h < H; h++) { \
+                VT v = act ? mg_vact_##dt(acc[j][h], act) : acc[j][h]; \
+                for (int l = 0; l < L; l++) \
+                    if (h * L + l < rows) yt[(h * L + l) * P + j] = v[l]; \
+            } \
+    } \
+    /* mg_im2col_cols for a runtime nc, out of line (the last panel only). */ \
+    __attribute__((noinline)) static void mg_im2col_edge_##dt(int32_t kb, const mg_##dt##_t *ap, const mg_##dt##_t *bp, \
+            mg_##dt##_t *yt, ptrdiff_t P, int32_t rows, const mg_##dt##_t *bias, int first, int32_t nc, \
+            const mg_act *act) { \
+        MG_TYPES(dt); \
+        enum { NR = MG_GEMM_NV * L }; \
+        switch (nc) { /* nc < NR: the cases past 3 are f32 only (NC = 0 for f64) */ \
+        case 1: mg_im2col_cols_##dt(kb, ap, bp, yt, P, rows, bias, first, 1, act); break; \
+        case 2: mg_im2col_cols_##dt(kb, ap, bp, yt, P, rows, bias, first, 2, act); break; \
+        case 3: mg_im2col_cols_##dt(kb, ap, bp, yt, P, rows, bias, first, 3, act); break; \
+        case 4: mg_im2col_cols_##dt(kb, ap, bp, yt, P, rows, bias, first, 4 % NR, act); break; \
+        case 5: mg_im2col_cols_##dt(kb, ap, bp, yt, P, rows, bias, first, 5 % NR, act); break; \
+        case 6: mg_im2col_cols_##dt(kb, ap, bp, yt, P, rows, bias, first, 6 % NR, act); break; \
+        default: mg_im2col_cols_##dt(kb, ap, bp, yt, P, rows, bias, first, 7 % NR, act); break; \
+        } \
+    } \
+    /* One K block of one pixel chunk: every MR-row tile of the group's Mg rows (apk: their packed weights) \
+     * times every panel of bp (jc pixels), each tile started from the bias (first block) or from Y, written \
+     * back with the activation ACT (a constant; 0 before the last block). */ \
     MG_INLINE void mg_im2col_sweep_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, int32_t Mg, \
                                         int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, \
                                         int first, const int ACT, const mg_act *act) { \
         MG_TYPES(dt); \
         enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L }; \
+        mg_act ka = {ACT, act->a, act->b}; \
+        int32_t nfull = jc / NR, nc = jc % NR; \
         for (int32_t i0 = 0; i0 < Mg; i0 += MR) { \
             int32_t rows = Mg - i0 < MR ? Mg - i0 : MR; \
-            for (int32_t pi = 0; pi * NR < jc; pi++) { \
-                int32_t nc = jc - pi * NR < NR ? jc - pi * NR : NR; \
+            const T *bi = bias ? bias + i0 : 0; \
+            for (int32_t pi = 0; pi < nfull; pi++) { \
                 T *yt = yj + (ptrdiff_t)i0 * P + pi * NR; \
                 VT acc[MR][MG_GEMM_NV]; \
-                if (first) mg_gemm_acc_bias_##dt(acc, bias ? bias + i0 : 0, 1, 1, rows); \
-                else mg_gemm_get_##dt(yt, P, rows, nc, acc); \
+                if (first) mg_gemm_acc_bias_##dt(acc, bi, 1, 1, rows); \
+                else mg_gemm_get_##dt(yt, P, rows, NR, acc); \
                 mg_gemm_ukr_bs_##dt(kb, apk + (ptrdiff_t)i0 * kb, bp + (ptrdiff_t)pi * kb * NR, NR, acc); \
-                if (nc == NR) mg_gemm_put_##dt(yt, P, rows, acc, ACT, act); \
-                else mg_gemm_put_part_##dt(yt, P, rows, nc, acc, ACT, act); \
+                mg_gemm_put_##dt(yt, P, rows, acc, ACT, act); \
             } \
+            if (nc) /* the last panel's columns */ \
+                mg_im2col_edge_##dt(kb, apk + (ptrdiff_t)i0 * kb, bp + (ptrdiff_t)nfull * kb * NR, \
+                                    yj + (ptrdiff_t)i0 * P + nfull * NR, P, rows, bi, first, nc, ACT ? &ka : 0); \
         } \
     }
 MG_FLOAT(MG_IM2COL_SWEEP, _)
@@ -231,6 +284,7 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
         enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_IM2COL_KC, NT = MG_IM2COL_BYTES / (KC * sizeof(T)) }; \
         int32_t C = geo->C, H = geo->H, W = geo->W, sh = geo->sh, sw = geo->sw, pt = geo->pt, pl = geo->pl; \
         int32_t Mg = M / G, Cg = geo->Cg, K = Cg * geo->KH * geo->KW, Mp = (Mg + MR - 1) / MR * MR, P = OH * OW; \
+        int pw = geo->KH == 1 && geo->KW == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && OH == H && OW == W; \
         const mg_act act = geo->act; \
         _Alignas(16) T bp[KC * NT]; \
         int32_t prow[NT], pcol[NT]; \
@@ -249,7 +303,7 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
                 int32_t oh = 0, ow = 0; \
                 for (int32_t j0 = 0; j0 < P; j0 += NT) { \
                     int32_t jc = P - j0 < NT ? P - j0 : NT; \
-                    for (int32_t j = 0; j < jc; j++) { \
+                    for (int32_t j = 0; j < jc && !pw; j++) { \
                         prow[j] = oh * sh - pt; \
                         pcol[j] = ow * sw - pl; \
                         if (j % NR == 0) straight[j / NR] = ow + NR <= OW; \
@@ -257,11 +311,15 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
                     } \
                     for (int32_t k0 = 0;; k0 += KC) { /* once even when K == 0: Y = bias */ \
                         int32_t kb = K - k0 < KC ? K - k0 : KC; \
-                        mg_im2col_pack_##dt(bp, xg, geo, k0, kb, prow, pcol, straight, jc); \
                         const T *apk = ag + (single ? 0 : (ptrdiff_t)k0 * Mp); \
                         if (single) mg_gemm_pack_a_##dt(ag, wg + k0, Mg, kb, K, 1); \
                         const T *bg = bias ? bias + gi * Mg : 0; \
                         T *yj = yg + j0; \
+                        if (pw) /* the columns are rows of X: a plain panel copy */ \
+                            for (int32_t p0 = 0; p0 < jc; p0 += MG_GEMM_NP * NR) \
+                                mg_gemm_pack_panels_##dt(bp + (ptrdiff_t)p0 * kb, xg + (ptrdiff_t)k0 * P + j0 + p0, kb, \
+                                                         jc - p0 < MG_GEMM_NP * NR ? jc - p0 : MG_GEMM_NP * NR, P, 1); \
+                        else mg_im2col_pack_##dt(bp, xg, geo, k0, kb, prow, pcol, straight, jc); \
                         switch (k0 + kb < K ? 0 : act.code) { /* the activation after the last block */ \
                         case 0: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 0, &act); break; \
                         case 1: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 1, &act); break; \

@@ -235,6 +235,36 @@ MG_FLOAT(MG_CONV2D, conv2d)
                 mg_im2col_edge_##dt(kb, apk + (ptrdiff_t)i0 * kb, bp + (ptrdiff_t)nfull * kb * NR, \
                                     yj + (ptrdiff_t)i0 * P + nfull * NR, P, rows, bi, first, nc, ACT ? &ka : 0); \
         } \
+    } \
+    /* The sweep per activation code, out of line: compiled alone, its micro-kernel loop does not depend on \
+     * the code around its call. */ \
+    __attribute__((noinline)) static void mg_im2col_sweep0_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
+            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
+        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 0, act); \
+    } \
+    __attribute__((noinline)) static void mg_im2col_sweep1_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
+            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
+        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 1, act); \
+    } \
+    __attribute__((noinline)) static void mg_im2col_sweep2_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
+            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
+        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 2, act); \
+    } \
+    __attribute__((noinline)) static void mg_im2col_sweep3_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
+            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
+        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 3, act); \
+    } \
+    __attribute__((noinline)) static void mg_im2col_sweep4_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
+            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
+        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 4, act); \
+    } \
+    __attribute__((noinline)) static void mg_im2col_sweep5_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
+            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
+        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 5, act); \
+    } \
+    __attribute__((noinline)) static void mg_im2col_sweep6_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
+            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
+        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 6, act); \
     }
 MG_FLOAT(MG_IM2COL_SWEEP, _)
 
@@ -274,6 +304,15 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
             } \
             if (++kw == g->KW) { kw = 0; if (++kh == g->KH) { kh = 0; c++; } } \
         } \
+    } \
+    /* A pointwise conv's columns are rows of X (row stride P): a plain panel copy of jc pixels, kb rows. Out \
+     * of line: inlined, it slowed the other convs' micro-kernel loop by ~5%. */ \
+    __attribute__((noinline)) static void mg_im2col_pack_pw_##dt(mg_##dt##_t *MG_RESTRICT bp, const mg_##dt##_t *x, \
+                                                                 int32_t kb, int32_t jc, ptrdiff_t P) { \
+        MG_TYPES(dt); \
+        enum { NP = MG_GEMM_NP * MG_GEMM_NV * L }; \
+        for (int32_t p0 = 0; p0 < jc; p0 += NP) \
+            mg_gemm_pack_panels_##dt(bp + (ptrdiff_t)p0 * kb, x + p0, kb, jc - p0 < NP ? jc - p0 : NP, P, 1); \
     } \
     /* The im2col GEMM. ap: with `packed`, the weights of every group packed by conv2d_pack_weights (group \
      * gi at gi * Mp * K, K block k0 at k0 * Mp inside it); else scratch for one group, packed here. */ \
@@ -315,19 +354,16 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
                         if (single) mg_gemm_pack_a_##dt(ag, wg + k0, Mg, kb, K, 1); \
                         const T *bg = bias ? bias + gi * Mg : 0; \
                         T *yj = yg + j0; \
-                        if (pw) /* the columns are rows of X: a plain panel copy */ \
-                            for (int32_t p0 = 0; p0 < jc; p0 += MG_GEMM_NP * NR) \
-                                mg_gemm_pack_panels_##dt(bp + (ptrdiff_t)p0 * kb, xg + (ptrdiff_t)k0 * P + j0 + p0, kb, \
-                                                         jc - p0 < MG_GEMM_NP * NR ? jc - p0 : MG_GEMM_NP * NR, P, 1); \
+                        if (pw) mg_im2col_pack_pw_##dt(bp, xg + (ptrdiff_t)k0 * P + j0, kb, jc, P); \
                         else mg_im2col_pack_##dt(bp, xg, geo, k0, kb, prow, pcol, straight, jc); \
                         switch (k0 + kb < K ? 0 : act.code) { /* the activation after the last block */ \
-                        case 0: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 0, &act); break; \
-                        case 1: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 1, &act); break; \
-                        case 2: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 2, &act); break; \
-                        case 3: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 3, &act); break; \
-                        case 4: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 4, &act); break; \
-                        case 5: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 5, &act); break; \
-                        default: mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, 6, &act); break; \
+                        case 0: mg_im2col_sweep0_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
+                        case 1: mg_im2col_sweep1_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
+                        case 2: mg_im2col_sweep2_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
+                        case 3: mg_im2col_sweep3_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
+                        case 4: mg_im2col_sweep4_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
+                        case 5: mg_im2col_sweep5_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
+                        default: mg_im2col_sweep6_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
                         } \
                         if (k0 + kb >= K) break; \
                     } \

@@ -212,7 +212,7 @@ def pointwise_packed(m: int, c: int) -> bool:
     """Whether a 1x1 stride-1 conv with constant weights, m outputs and c inputs, runs as im2col on weights
     packed at load rather than as a gemm that packs W every run: measured faster when m >= c or m >= 128,
     slower for narrow outputs (kernels/README.md)."""
-    return m >= 4 and (m >= c or m >= 128)
+    return m >= 4
 
 
 WINOGRAD_VBYTES, WINOGRAD_MAX_TILES = 262144, 64  # conv2d_winograd{,4}'s block of transformed inputs (ABI.md)

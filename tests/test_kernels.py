@@ -674,6 +674,11 @@ IM2COL_CASES = [
     (1, 24, 7, 7, 33, 1, 1, (0, 0, 0, 0), (2, 2), (1, 1), 1, True, 0),  # 1x1 stride 2
     (1, 3, 40, 40, 16, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 1),  # K = 27: few channels
     (1, 130, 5, 5, 6, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, False, 0),  # K = 130: one element past a block
+    # pointwise (1x1, stride 1, no pads: X's rows copied as panels) and last panels of 1..NR-1 pixels
+    (2, 150, 7, 7, 10, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, True, 2),  # K = 150: 2 blocks, 49 pixels, batch 2
+    (1, 5, 3, 23, 6, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, False, 1),  # 69 pixels: a chunk edge, then 5
+    (1, 12, 13, 13, 9, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 4),  # 169 pixels: panels across rows
+    (1, 140, 7, 7, 7, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 3),  # K = 1260 (10 blocks), 3 rows left
 ]
 
 
@@ -681,6 +686,18 @@ IM2COL_CASES = [
 @pytest.mark.parametrize("case", range(len(IM2COL_CASES)))
 def test_conv2d_im2col(name, case):
     run_conv(name, IM2COL_CASES[case])
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("width", range(1, 10))
+@pytest.mark.parametrize("pointwise", [True, False])
+def test_conv2d_im2col_last_panel_widths(dt, width, pointwise):
+    """One output row of 1..9 pixels: every width of the last panel (1..7 for f32's 8, 1..3 for f64's 4), taken
+    by the kernel that keeps the tile's rows in the lanes; M = 6 leaves a 2-row tile, K = 131 two K blocks."""
+    k = 1 if pointwise else 3
+    case = (1, 131, k, width + k - 1, 6, k, k, (0, 0, 0, 0), (1, 1), (1, 1), 1, width % 2 == 1, width % 7)
+    run_conv(f"{dt}_conv2d_im2col_packed", case)
+    run_conv(f"{dt}_conv2d_im2col", case)
 
 
 @pytest.mark.parametrize("dt", FLOATS)
@@ -776,6 +793,8 @@ def test_conv_paths_activations(act):
         run_conv(f"{dt}_conv2d", (1, 3, 6, 21, 5, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_conv2d_im2col", (1, 16, 6, 21, 5, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_conv2d_im2col_packed", (1, 16, 6, 21, 5, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 0), act)
+        run_conv(f"{dt}_conv2d_im2col_packed", (1, 9, 5, 5, 6, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, True, 0), act)
+        run_conv(f"{dt}_conv2d_im2col_packed", (1, 9, 3, 3, 7, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, False, 0), act)
         run_conv(f"{dt}_dwconv2d", (1, 3, 6, 21, 3, 3, 3, (1, 1, 1, 1), (2, 2), (1, 1), 3, True, 0), act)
         run_conv(f"{dt}_conv2d_winograd", (1, 5, 7, 21, 6, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0), act)
         run_conv(f"{dt}_conv2d_winograd4", (1, 5, 7, 21, 6, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 0), act)

@@ -171,7 +171,8 @@ def test_conv_weights_packed_at_load_only_when_constant(const_w, rng):
 
 @pytest.mark.parametrize("c,m,const_w,kernel", [
     (8, 24, True, "f32_conv2d_im2col_packed"),  # widening 1x1: im2col on weights packed at load
-    (24, 8, True, "f32_gemm"),  # narrowing 1x1: a gemm (faster there)
+    (24, 8, True, "f32_conv2d_im2col_packed"),  # narrowing 1x1 too (X's rows copied into panels, no gather)
+    (24, 3, True, "f32_gemm"),  # fewer than 4 outputs: a gemm (its few-row paths)
     (8, 24, False, "f32_gemm"),  # W fed at run time: a gemm
 ])
 def test_pointwise_conv_paths(c, m, const_w, kernel, rng):

@@ -208,10 +208,11 @@ def _as_2d(node, x: TensorType, kernel: tuple):
     return tuple(x.shape[2:]), tuple(kernel), tuple(out), (pb[0], pb[1], pe[0], pe[1]), tuple(st), tuple(dil)
 
 
-def pointwise_packed(m: int, c: int) -> bool:
-    """Whether a 1x1 stride-1 conv with constant weights, m outputs and c inputs, runs as im2col on weights
-    packed at load rather than as a gemm that packs W every run: measured faster when m >= c or m >= 128,
-    slower for narrow outputs (kernels/README.md)."""
+def pointwise_packed(m: int) -> bool:
+    """Whether a 1x1 stride-1 conv with constant weights and m outputs runs as conv2d_im2col_packed
+    (weights packed at load, X's rows copied into aligned panels) rather than as a gemm that packs W every run
+    and reads X in place: measured as fast or faster on every MobileNetV2 / SqueezeNet shape, narrowing ones
+    included (kernels/README.md); below 4 outputs the gemm's few-row paths waste no tile rows."""
     return m >= 4
 
 
@@ -253,8 +254,8 @@ def _winograd(ctx: Lowering, ints: list[int]) -> bool:
 
 
 def _lower_conv(ctx: Lowering) -> None:
-    """Picks the conv path by shape: 1x1 stride-1 unpadded convs are one batched gemm step (Y[n] = W @ X[n])
-    unless pointwise_packed;
+    """Picks the conv path by shape: 1x1 stride-1 unpadded convs with constant weights im2col on weights packed
+    at load when pointwise_packed, else one batched gemm step (Y[n] = W @ X[n]);
     3x3 depthwise convs (stride 1 or 2) a dedicated kernel; 3x3 stride-1 convs Winograd when _winograd takes
     them; convs with >= 4 output channels per group im2col +
     GEMM (measured faster than the direct kernel even for LeNet's 1 -> 6 5x5, kernels/bench_conv.py), with
@@ -267,7 +268,7 @@ def _lower_conv(ctx: Lowering) -> None:
     ints = [n, c, *hw, m, *o, *k, group, p[0], p[1], *s, *d, *act]
     name = x.dtype.name
     pointwise = group == 1 and k == (1, 1) and s == (1, 1) and p == (0, 0, 0, 0)
-    if pointwise and not (ctx.is_const(1) and pointwise_packed(m, c)):
+    if pointwise and not (ctx.is_const(1) and pointwise_packed(m)):
         has_bias = ctx.input(2) is not None
         ctx.emit(f"{name}_gemm", [ctx.input(1), ctx.input(0), ctx.input(2), ctx.output(0)],
                  [m, hw[0] * hw[1], c, 0, 0, f32_bits(1.0), f32_bits(1.0 if has_bias else 0.0), 1, 0,

@@ -285,16 +285,25 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
                 T *dst = bp + ((ptrdiff_t)pi * kb + k) * NR; \
                 const int32_t *pr = prow + pi * NR, *pc = pcol + pi * NR; \
                 int32_t ih = pr[0] + dy, iw = pc[0] + dx; \
-                if (straight[pi] && (uint32_t)ih < (uint32_t)g->H && iw >= 0) { \
-                    const T *src = xc + (ptrdiff_t)ih * g->W + iw; \
-                    if (g->sw == 1 && iw + NR <= g->W) { \
-                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD(VT, src + v * L)); \
+                if (straight[pi]) { /* NR pixels of one output row: one input row, columns iw + j*sw */ \
+                    if ((uint32_t)ih >= (uint32_t)g->H) { /* in the top or bottom padding */ \
+                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_SPLAT(VT, 0)); \
                         continue; \
                     } \
-                    if (g->sw == 2 && iw + 2 * NR <= g->W) { \
-                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD_EVEN(VT, src + 2 * v * L)); \
+                    const T *row = xc + (ptrdiff_t)ih * g->W; \
+                    if (iw >= 0 && g->sw == 1 && iw + NR <= g->W) { \
+                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD(VT, row + iw + v * L)); \
                         continue; \
                     } \
+                    if (iw >= 0 && g->sw == 2 && iw + 2 * NR <= g->W) { \
+                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD_EVEN(VT, row + iw + 2 * v * L)); \
+                        continue; \
+                    } \
+                    for (int j = 0; j < NR; j++) { /* a left or right border */ \
+                        int32_t q = iw + j * g->sw; \
+                        dst[j] = (uint32_t)q < (uint32_t)g->W ? row[q] : 0; \
+                    } \
+                    continue; \
                 } \
                 for (int j = 0; j < NR; j++) { \
                     int32_t r = pr[j] + dy, q = pc[j] + dx; \

@@ -149,10 +149,12 @@ MG_FLOAT(MG_CONV2D, conv2d)
  * scratch tensor (MR-row tiles per KC block of K: ceil(Mg / 4) * 4 * K elements; with a single chunk of
  * pixels each KC block is packed just before its use instead, so big weights are read from memory once);
  * conv2d_im2col_packed instead reads them as conv2d_pack_weights packed them once at load. The columns
- * are never stored
- * whole: per chunk of NT output pixels and KC block of K, im2col writes them straight into packed B
- * panels on the stack (two vector loads per panel row when its NR pixels sit in one output row inside
- * the input, stride 1 or 2; a clipped gather otherwise). The epilogue adds the bias and applies act. */
+ * are never stored whole: per chunk of NT output pixels and KC block of K, im2col writes them straight
+ * into packed B panels on the stack (two vector loads per panel row when its NR pixels sit in one output
+ * row inside the input, stride 1 or 2; zeros in the top/bottom padding; a clipped gather otherwise); a
+ * pointwise conv's columns are X's rows, copied as they are. The sweep over the chunk's tiles runs out of
+ * line, the last panel's nc < NR pixels through a kernel whose cost is per pixel. The epilogue adds the
+ * bias and applies act. */
 #ifndef MG_IM2COL_BYTES
 #define MG_IM2COL_BYTES 32768 /* packed B block on the stack: KC x NT, NT = 64 (f32) or 32 (f64) */
 #endif

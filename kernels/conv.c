@@ -271,6 +271,76 @@ MG_FLOAT(MG_CONV2D, conv2d)
 MG_FLOAT(MG_IM2COL_SWEEP, _)
 
 #define MG_CONV2D_IM2COL(dt, op) \
+    /* Row dy, dx (one tap) of panel pi: dst[0:NR] for the panel's pixels (rows/cols given). */ \
+    MG_INLINE void mg_im2col_panel_##dt(mg_##dt##_t *MG_RESTRICT dst, const mg_##dt##_t *xc, const mg_conv_geom *g, \
+                                        int32_t dy, int32_t dx, const int32_t *prow, const int32_t *pcol, \
+                                        const uint8_t *straight, int32_t pi, int32_t jc) { \
+        MG_TYPES(dt); \
+        enum { NR = MG_GEMM_NV * L }; \
+        const int32_t *pr = prow + pi * NR, *pc = pcol + pi * NR; \
+        int32_t ih = pr[0] + dy, iw = pc[0] + dx; \
+        if (straight[pi]) { /* NR pixels of one output row: one input row, columns iw + j*sw */ \
+            if ((uint32_t)ih >= (uint32_t)g->H) { /* in the top or bottom padding */ \
+                for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_SPLAT(VT, 0)); \
+                return; \
+            } \
+            const T *row = xc + (ptrdiff_t)ih * g->W; \
+            if (iw >= 0 && g->sw == 1 && iw + NR <= g->W) { \
+                for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD(VT, row + iw + v * L)); \
+                return; \
+            } \
+            if (iw >= 0 && g->sw == 2 && iw + 2 * NR <= g->W) { \
+                for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD_EVEN(VT, row + iw + 2 * v * L)); \
+                return; \
+            } \
+            for (int j = 0; j < NR; j++) { /* a left or right border */ \
+                int32_t q = iw + j * g->sw; \
+                dst[j] = (uint32_t)q < (uint32_t)g->W ? row[q] : 0; \
+            } \
+            return; \
+        } \
+        for (int j = 0; j < NR; j++) { \
+            int32_t r = pr[j] + dy, q = pc[j] + dx; \
+            dst[j] = pi * NR + j < jc && (uint32_t)r < (uint32_t)g->H && (uint32_t)q < (uint32_t)g->W \
+                         ? xc[(ptrdiff_t)r * g->W + q] : 0; \
+        } \
+    } \
+    /* Taps kw = 0 .. KW-1 (KW <= 7) of kernel row dy for panel pi of a stride-2 conv (f32, dilation 1) into \
+     * dst + kw*NR: when the panel lies in one output row inside the input, its input elements are loaded \
+     * once (6 vectors), split into even and odd lanes, and tap kw is the even (kw even) or odd lanes shifted \
+     * by kw/2: shuffles instead of two loads and a shuffle per tap (the 3-channel stems' 7x7 and 3x3). \
+     * Other panels: each tap through mg_im2col_panel. */ \
+    MG_INLINE void mg_im2col_s2taps_##dt(mg_##dt##_t *MG_RESTRICT dst, const mg_##dt##_t *xc, const mg_conv_geom *g, \
+                                         int32_t dy, const int32_t *prow, const int32_t *pcol, \
+                                         const uint8_t *straight, int32_t pi, int32_t jc) { \
+        MG_TYPES(dt); \
+        enum { NR = MG_GEMM_NV * L }; \
+        int32_t ih = prow[pi * NR] + dy, iw = pcol[pi * NR], KW = g->KW; \
+        if (L == 4 && straight[pi] && (uint32_t)ih < (uint32_t)g->H && iw >= 0 && iw + 6 * L <= g->W) { \
+            const T *src = xc + (ptrdiff_t)ih * g->W + iw; \
+            v128_t v[6], e[3], o[3]; \
+            for (int i = 0; i < 6; i++) v[i] = wasm_v128_load(src + i * L); \
+            for (int i = 0; i < 3; i++) { \
+                e[i] = wasm_i32x4_shuffle(v[2 * i], v[2 * i + 1], 0, 2, 4, 6); \
+                o[i] = wasm_i32x4_shuffle(v[2 * i], v[2 * i + 1], 1, 3, 5, 7); \
+            } \
+            wasm_v128_store(dst, e[0]), wasm_v128_store(dst + L, e[1]); \
+            if (KW > 1) wasm_v128_store(dst + NR, o[0]), wasm_v128_store(dst + NR + L, o[1]); \
+            if (KW > 2) wasm_v128_store(dst + 2 * NR, wasm_i32x4_shuffle(e[0], e[1], 1, 2, 3, 4)), \
+                        wasm_v128_store(dst + 2 * NR + L, wasm_i32x4_shuffle(e[1], e[2], 1, 2, 3, 4)); \
+            if (KW > 3) wasm_v128_store(dst + 3 * NR, wasm_i32x4_shuffle(o[0], o[1], 1, 2, 3, 4)), \
+                        wasm_v128_store(dst + 3 * NR + L, wasm_i32x4_shuffle(o[1], o[2], 1, 2, 3, 4)); \
+            if (KW > 4) wasm_v128_store(dst + 4 * NR, wasm_i32x4_shuffle(e[0], e[1], 2, 3, 4, 5)), \
+                        wasm_v128_store(dst + 4 * NR + L, wasm_i32x4_shuffle(e[1], e[2], 2, 3, 4, 5)); \
+            if (KW > 5) wasm_v128_store(dst + 5 * NR, wasm_i32x4_shuffle(o[0], o[1], 2, 3, 4, 5)), \
+                        wasm_v128_store(dst + 5 * NR + L, wasm_i32x4_shuffle(o[1], o[2], 2, 3, 4, 5)); \
+            if (KW > 6) wasm_v128_store(dst + 6 * NR, wasm_i32x4_shuffle(e[0], e[1], 3, 4, 5, 6)), \
+                        wasm_v128_store(dst + 6 * NR + L, wasm_i32x4_shuffle(e[1], e[2], 3, 4, 5, 6)); \
+            return; \
+        } \
+        for (int32_t kw = 0; kw < KW; kw++) \
+            mg_im2col_panel_##dt(dst + kw * NR, xc, g, dy, kw, prow, pcol, straight, pi, jc); \
+    } \
     /* bp[panel][k - k0][NR] for k in [k0, k0 + kb), pixels [j0, j0 + jc) of the chunk (rows/cols given). */ \
     static void mg_im2col_pack_##dt(mg_##dt##_t *MG_RESTRICT bp, const mg_##dt##_t *x, const mg_conv_geom *g, \
                                     int32_t k0, int32_t kb, const int32_t *prow, const int32_t *pcol, \
@@ -280,39 +350,20 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
         int32_t khw = g->KH * g->KW, c = k0 / khw, kh = k0 % khw / g->KW, kw = k0 % g->KW; \
         ptrdiff_t hw = (ptrdiff_t)g->H * g->W; \
         int32_t np = (jc + NR - 1) / NR; \
-        for (int32_t k = 0; k < kb; k++) { \
+        int taps = L == 4 && g->sw == 2 && g->dw == 1 && g->KW <= 7; /* whole kernel rows by mg_im2col_s2taps */ \
+        for (int32_t k = 0; k < kb;) { \
             const T *xc = x + c * hw; \
             int32_t dy = kh * g->dh, dx = kw * g->dw; \
-            for (int32_t pi = 0; pi < np; pi++) { \
-                T *dst = bp + ((ptrdiff_t)pi * kb + k) * NR; \
-                const int32_t *pr = prow + pi * NR, *pc = pcol + pi * NR; \
-                int32_t ih = pr[0] + dy, iw = pc[0] + dx; \
-                if (straight[pi]) { /* NR pixels of one output row: one input row, columns iw + j*sw */ \
-                    if ((uint32_t)ih >= (uint32_t)g->H) { /* in the top or bottom padding */ \
-                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_SPLAT(VT, 0)); \
-                        continue; \
-                    } \
-                    const T *row = xc + (ptrdiff_t)ih * g->W; \
-                    if (iw >= 0 && g->sw == 1 && iw + NR <= g->W) { \
-                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD(VT, row + iw + v * L)); \
-                        continue; \
-                    } \
-                    if (iw >= 0 && g->sw == 2 && iw + 2 * NR <= g->W) { \
-                        for (int v = 0; v < MG_GEMM_NV; v++) MG_STORE(dst + v * L, MG_LOAD_EVEN(VT, row + iw + 2 * v * L)); \
-                        continue; \
-                    } \
-                    for (int j = 0; j < NR; j++) { /* a left or right border */ \
-                        int32_t q = iw + j * g->sw; \
-                        dst[j] = (uint32_t)q < (uint32_t)g->W ? row[q] : 0; \
-                    } \
-                    continue; \
-                } \
-                for (int j = 0; j < NR; j++) { \
-                    int32_t r = pr[j] + dy, q = pc[j] + dx; \
-                    dst[j] = pi * NR + j < jc && (uint32_t)r < (uint32_t)g->H && (uint32_t)q < (uint32_t)g->W \
-                                 ? xc[(ptrdiff_t)r * g->W + q] : 0; \
-                } \
+            if (taps && kw == 0 && k + g->KW <= kb) { \
+                for (int32_t pi = 0; pi < np; pi++) \
+                    mg_im2col_s2taps_##dt(bp + ((ptrdiff_t)pi * kb + k) * NR, xc, g, dy, prow, pcol, straight, pi, jc); \
+                k += g->KW; \
+                if (++kh == g->KH) { kh = 0; c++; } \
+                continue; \
             } \
+            for (int32_t pi = 0; pi < np; pi++) \
+                mg_im2col_panel_##dt(bp + ((ptrdiff_t)pi * kb + k) * NR, xc, g, dy, dx, prow, pcol, straight, pi, jc); \
+            k++; \
             if (++kw == g->KW) { kw = 0; if (++kh == g->KH) { kh = 0; c++; } } \
         } \
     } \

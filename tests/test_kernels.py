@@ -679,6 +679,12 @@ IM2COL_CASES = [
     (1, 5, 3, 23, 6, 1, 1, (0, 0, 0, 0), (1, 1), (1, 1), 1, False, 1),  # 69 pixels: a chunk edge, then 5
     (1, 12, 13, 13, 9, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 4),  # 169 pixels: panels across rows
     (1, 140, 7, 7, 7, 3, 3, (1, 1, 1, 1), (1, 1), (1, 1), 1, True, 3),  # K = 1260 (10 blocks), 3 rows left
+    # stride 2 with rows of >= 24 inputs: a kernel row's taps from one load of the panel (f32), shuffled
+    (1, 3, 30, 70, 8, 7, 7, (3, 3, 3, 3), (2, 2), (1, 1), 1, True, 1),  # a 7x7 stem: K = 147 splits a kernel row
+    (1, 4, 9, 61, 5, 5, 4, (2, 1, 2, 2), (2, 2), (1, 1), 1, False, 0),  # even KW, asymmetric pads
+    (1, 2, 6, 50, 4, 3, 6, (1, 0, 1, 5), (2, 2), (1, 1), 1, True, 2),  # KW = 6, a wide right pad
+    (1, 8, 5, 57, 6, 1, 1, (0, 0, 0, 0), (2, 2), (1, 1), 1, True, 0),  # 1x1 stride 2 (KW = 1)
+    (1, 2, 6, 60, 4, 3, 8, (1, 1, 1, 1), (2, 2), (1, 1), 1, True, 0),  # KW = 8: one tap at a time
 ]
 
 

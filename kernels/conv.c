@@ -151,8 +151,9 @@ MG_FLOAT(MG_CONV2D, conv2d)
  * conv2d_im2col_packed instead reads them as conv2d_pack_weights packed them once at load. The columns
  * are never stored whole: per chunk of NT output pixels and KC block of K, im2col writes them straight
  * into packed B panels on the stack (two vector loads per panel row when its NR pixels sit in one output
- * row inside the input, stride 1 or 2; zeros in the top/bottom padding; a clipped gather otherwise); a
- * pointwise conv's columns are X's rows, copied as they are. The sweep over the chunk's tiles runs out of
+ * row inside the input, stride 1 or 2; with stride 2 (f32) a whole kernel row's taps from one load,
+ * shuffled; zeros in the top/bottom padding; a clipped gather otherwise); a pointwise conv's columns are
+ * X's rows, copied as they are. The sweep over the chunk's tiles runs out of
  * line, the last panel's nc < NR pixels through a kernel whose cost is per pixel. The epilogue adds the
  * bias and applies act. */
 #ifndef MG_IM2COL_BYTES

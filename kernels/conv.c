@@ -478,72 +478,164 @@ MG_FLOAT(MG_CONV2D_PACK_WEIGHTS, conv2d_pack_weights)
     }
 MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
 
-/* ---- dwconv2d: depthwise 3x3 (group == C == M, dilation 1), stride 1 or 2, any pads. Per channel and
- * output row, the three input rows' taps are splatted once (a row outside the input gets zero weights
- * and reads row 0), then 4 vectors of outputs at a time (4 independent chains of 9 multiply-adds; stride
- * 2 through even-lane loads), single vectors, and scalar clipped taps at the borders. Same ints as
- * conv2d. */
+/* ---- dwconv2d: depthwise 3x3 (group == C == M, dilation 1), stride 1 or 2, any pads. Same ints as
+ * conv2d. Per channel, two output rows per pass (they share input rows; MG_DW_R), each output vector
+ * from bias-initialised registers and 9 multiply-adds; the activation (a constant per copy of the loops)
+ * is applied on the way out. Interior columns (every tap inside the row) read the input rows in place:
+ * three loads per input row (stride 2: two loads and a splat, split into even / odd lanes and the even
+ * lanes shifted by one). Border columns, and rows whose taps leave the input, read padded copies of
+ * the rows' needed columns on the stack (zeros outside the input; stride 2: already split into even and
+ * odd columns), MG_DW_CW columns at a time. A partial last vector overlaps the previous one (or goes
+ * lane by lane when the row is shorter than a vector). */
+#define MG_DW_CW 128 /* output columns per padded chunk */
+#define MG_DW_R 2 /* output rows per pass */
+#define MG_DW_ROWS ((MG_DW_R - 1) * 2 + 3) /* input rows of a pass, at most */
+
 #define MG_DWCONV2D(dt, op) \
-    MG_INLINE mg_##dt##_vt mg_dw_vec_##dt(const mg_##dt##_t *const xr[3], ptrdiff_t i, const mg_##dt##_vt wv[9], \
-                                          mg_##dt##_vt acc, const int S) { \
+    /* The padded input row from column c: p[j] = xr[c + j] inside [0, W), else 0 (xr 0: a padding row). \
+     * Stride 1: ev[j] = p[j]; stride 2: ev[j] = p[2j], od[j] = p[2j + 1]; j in [0, n). */ \
+    MG_INLINE void mg_dw_pad_##dt(const mg_##dt##_t *xr, int32_t W, int32_t c, int32_t n, mg_##dt##_t *ev, \
+                                  mg_##dt##_t *od, const int S) { \
         MG_TYPES(dt); \
-        for (int r = 0; r < 3; r++) { \
-            if (S == 1) { \
-                for (int kw = 0; kw < 3; kw++) acc += wv[r * 3 + kw] * MG_LOAD(VT, xr[r] + i + kw); \
-                continue; \
+        int32_t j = 0; \
+        if (xr) { \
+            for (; j < n && c + S * j < 0; j++) { \
+                ev[j] = 0; \
+                if (S == 2) od[j] = (uint32_t)(c + 2 * j + 1) < (uint32_t)W ? xr[c + 2 * j + 1] : 0; \
             } \
-            /* stride 2: taps 0, 1, 2 are the even lanes, the odd lanes, and the even lanes shifted by one \
-             * (the next even element splatted in): two loads and a splat instead of six loads */ \
-            const T *p = xr[r] + 2 * i; \
-            v128_t v0 = wasm_v128_load(p), v1 = wasm_v128_load(p + L), nx = (v128_t)MG_LOAD_SPLAT(VT, p + 2 * L); \
-            v128_t e = L == 4 ? wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6) : wasm_i64x2_shuffle(v0, v1, 0, 2); \
-            v128_t o = L == 4 ? wasm_i32x4_shuffle(v0, v1, 1, 3, 5, 7) : wasm_i64x2_shuffle(v0, v1, 1, 3); \
-            v128_t e2 = L == 4 ? wasm_i32x4_shuffle(e, nx, 1, 2, 3, 4) : wasm_i64x2_shuffle(e, nx, 1, 2); \
-            acc += wv[r * 3] * (VT)e + wv[r * 3 + 1] * (VT)o + wv[r * 3 + 2] * (VT)e2; \
+            for (; j + L <= n && c + S * (j + L) <= W; j += L) { \
+                const T *s = xr + c + S * j; \
+                if (S == 1) { MG_STORE(ev + j, MG_LOAD(VT, s)); continue; } \
+                v128_t v0 = wasm_v128_load(s), v1 = wasm_v128_load(s + L); \
+                MG_STORE(ev + j, (VT)(L == 4 ? wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6) : wasm_i64x2_shuffle(v0, v1, 0, 2))); \
+                MG_STORE(od + j, (VT)(L == 4 ? wasm_i32x4_shuffle(v0, v1, 1, 3, 5, 7) : wasm_i64x2_shuffle(v0, v1, 1, 3))); \
+            } \
         } \
-        return acc; \
+        for (; j < n; j++) { \
+            int32_t i = c + S * j; \
+            ev[j] = xr && (uint32_t)i < (uint32_t)W ? xr[i] : 0; \
+            if (S == 2) od[j] = xr && (uint32_t)(i + 1) < (uint32_t)W ? xr[i + 1] : 0; \
+        } \
     } \
-    static void mg_dw_row_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, mg_##dt##_t b, mg_##dt##_t *yr, \
-                               int32_t H, int32_t W, int32_t OW, int32_t row, int32_t pl, const mg_act *act, const int S) { \
+    /* acc[r] = bias + the 3x3 taps of output rows r < R at column j: input row k from rk[k] (D: the input \
+     * row itself, at column S*j; else its padded copy rk[k][0] / rk[k][1] as mg_dw_pad writes it). \
+     * No FP contraction: each product is added as soon as it is made (acc + w*x, in this order), which \
+     * keeps few vectors live after wasmtime's instruction placement. */ \
+    MG_INLINE void mg_dw_vec_##dt(const mg_##dt##_t *const rk[][2], ptrdiff_t j, const mg_##dt##_vt wv[9], \
+                                  mg_##dt##_vt vb, mg_##dt##_vt acc[MG_DW_R], const int R, const int S, const int D) { \
+        _Pragma("clang fp contract(off)") MG_TYPES(dt); \
+        for (int r = 0; r < R; r++) acc[r] = vb; \
+        for (int k = 0; k < (R - 1) * S + 3; k++) { \
+            VT t0, t1, t2; \
+            if (S == 1) { \
+                const T *e = rk[k][0] + j; \
+                t0 = MG_LOAD(VT, e), t1 = MG_LOAD(VT, e + 1), t2 = MG_LOAD(VT, e + 2); \
+            } else if (D) { \
+                const T *e = rk[k][0] + 2 * j; \
+                v128_t v0 = wasm_v128_load(e), v1 = wasm_v128_load(e + L), nx = (v128_t)MG_LOAD_SPLAT(VT, e + 2 * L); \
+                v128_t ev = L == 4 ? wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6) : wasm_i64x2_shuffle(v0, v1, 0, 2); \
+                t0 = (VT)ev; \
+                t1 = (VT)(L == 4 ? wasm_i32x4_shuffle(v0, v1, 1, 3, 5, 7) : wasm_i64x2_shuffle(v0, v1, 1, 3)); \
+                t2 = (VT)(L == 4 ? wasm_i32x4_shuffle(ev, nx, 1, 2, 3, 4) : wasm_i64x2_shuffle(ev, nx, 1, 2)); \
+            } else { \
+                t0 = MG_LOAD(VT, rk[k][0] + j), t1 = MG_LOAD(VT, rk[k][1] + j), t2 = MG_LOAD(VT, rk[k][0] + j + 1); \
+            } \
+            for (int r = 0; r < R; r++) { \
+                int kk = k - r * S; \
+                if (kk < 0 || kk > 2) continue; \
+                acc[r] += wv[kk * 3] * t0; acc[r] += wv[kk * 3 + 1] * t1; acc[r] += wv[kk * 3 + 2] * t2; \
+            } \
+        } \
+    } \
+    /* Output rows y[r * OW + 0:cw], r < R, from the rows rk (see mg_dw_vec). */ \
+    MG_INLINE void mg_dw_rows_##dt(const mg_##dt##_t *const rk[][2], mg_##dt##_t *y, int32_t OW, int32_t cw, \
+                                   const mg_##dt##_vt wv[9], mg_##dt##_vt vb, const int R, const int S, const int D, \
+                                   const int ACT, const mg_act *act) { \
         MG_TYPES(dt); \
-        const T *xr[3]; \
-        VT wv[9]; \
-        T ws[9]; \
-        for (int r = 0; r < 3; r++) { \
-            int ok = (uint32_t)(row + r) < (uint32_t)H; \
-            xr[r] = x + (ok ? (ptrdiff_t)(row + r) * W : 0) - pl; /* xr[r][ow*S + kw] = x[row + r, ow*S - pl + kw] */ \
-            for (int kw = 0; kw < 3; kw++) { ws[r * 3 + kw] = ok ? w[r * 3 + kw] : 0; wv[r * 3 + kw] = MG_SPLAT(VT, ws[r * 3 + kw]); } \
+        mg_act ka = {ACT, act->a, act->b}; \
+        VT acc[MG_DW_R]; \
+        int32_t j = 0; \
+        for (; j + L <= cw; j += L) { \
+            mg_dw_vec_##dt(rk, j, wv, vb, acc, R, S, D); \
+            for (int r = 0; r < R; r++) MG_STORE(y + (ptrdiff_t)r * OW + j, mg_vact_##dt(acc[r], &ka)); \
         } \
-        VT vb = MG_SPLAT(VT, b); \
-        int32_t lo = (pl + S - 1) / S, ow = lo; /* first column whose taps are all inside */ \
-        /* a block of n outputs from ow reads up to column (ow + n - 1)*S - pl + 2 (+1 for stride 2) */ \
-        for (; ow + 4 * L <= OW && (ow + 4 * L - 1) * S - pl + 1 + S < W; ow += 4 * L) { \
-            VT a0 = mg_dw_vec_##dt(xr, ow, wv, vb, S), a1 = mg_dw_vec_##dt(xr, ow + L, wv, vb, S); \
-            VT a2 = mg_dw_vec_##dt(xr, ow + 2 * L, wv, vb, S), a3 = mg_dw_vec_##dt(xr, ow + 3 * L, wv, vb, S); \
-            MG_STORE(yr + ow, mg_vact_##dt(a0, act)); MG_STORE(yr + ow + L, mg_vact_##dt(a1, act)); \
-            MG_STORE(yr + ow + 2 * L, mg_vact_##dt(a2, act)); MG_STORE(yr + ow + 3 * L, mg_vact_##dt(a3, act)); \
+        if (j == cw) return; \
+        j = cw >= L ? cw - L : 0; \
+        mg_dw_vec_##dt(rk, j, wv, vb, acc, R, S, D); \
+        for (int r = 0; r < R; r++) { \
+            VT v = mg_vact_##dt(acc[r], &ka); \
+            if (cw >= L) { MG_STORE(y + (ptrdiff_t)r * OW + j, v); continue; } \
+            for (int32_t i = 0; i < cw; i++) y[(ptrdiff_t)r * OW + i] = v[i]; \
         } \
-        for (; ow + L <= OW && (ow + L - 1) * S - pl + 1 + S < W; ow += L) \
-            MG_STORE(yr + ow, mg_vact_##dt(mg_dw_vec_##dt(xr, ow, wv, vb, S), act)); \
-        if (ow > lo) { /* one more vector ending at the last interior column, overlapping the done ones */ \
-            int32_t hi = OW; \
-            while (hi > ow && (hi - 1) * S - pl + 1 + S >= W) hi--; \
-            if (hi > ow && hi - L >= lo) { \
-                MG_STORE(yr + hi - L, mg_vact_##dt(mg_dw_vec_##dt(xr, hi - L, wv, vb, S), act)); \
-                ow = hi; \
+    } \
+    /* Output columns [c0, c1) of R rows from input row ih0 on, through padded copies in buf. */ \
+    MG_INLINE void mg_dw_padded_##dt(const mg_##dt##_t *x, mg_##dt##_t *y, int32_t H, int32_t W, int32_t OW, \
+                                     int32_t ih0, int32_t pl, int32_t c0, int32_t c1, mg_##dt##_t *buf, \
+                                     const mg_##dt##_vt wv[9], mg_##dt##_vt vb, const int R, const int S, \
+                                     const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        enum { RS = MG_DW_CW + 2 * L }; /* one padded row: the vectors read up to MG_DW_CW + 1 */ \
+        const T *rk[MG_DW_ROWS][2]; \
+        for (int32_t c = c0; c < c1; c += MG_DW_CW) { \
+            int32_t cw = c1 - c < MG_DW_CW ? c1 - c : MG_DW_CW, n = (cw + L - 1) / L * L + 3 - S; \
+            for (int k = 0; k < (R - 1) * S + 3; k++) { \
+                int32_t ih = ih0 + k; \
+                T *ev = buf + 2 * k * RS, *od = ev + RS; \
+                mg_dw_pad_##dt((uint32_t)ih < (uint32_t)H ? x + (ptrdiff_t)ih * W : 0, W, c * S - pl, n, ev, od, S); \
+                rk[k][0] = ev; rk[k][1] = od; \
             } \
+            mg_dw_rows_##dt(rk, y + c, OW, cw, wv, vb, R, S, 0, ACT, act); \
         } \
-        for (int32_t o = 0; o < OW; o++) { \
-            if (o == lo) o = ow > lo ? ow : lo; \
-            if (o >= OW) break; \
-            T s = b; \
-            for (int kw = 0; kw < 3; kw++) { \
-                int32_t col = o * S - pl + kw; \
-                if ((uint32_t)col < (uint32_t)W) \
-                    for (int r = 0; r < 3; r++) s += ws[r * 3 + kw] * xr[r][(ptrdiff_t)o * S + kw]; \
-            } \
-            yr[o] = mg_vact_##dt(MG_SPLAT(VT, s), act)[0]; \
+    } \
+    /* R output rows from oh: the interior [e0, e1) in place when every input row is inside, the rest \
+     * padded. */ \
+    MG_INLINE void mg_dw_pass_##dt(const mg_##dt##_t *x, mg_##dt##_t *y, int32_t H, int32_t W, int32_t OW, \
+                                   int32_t oh, int32_t pt, int32_t pl, int32_t e0, int32_t e1, mg_##dt##_t *buf, \
+                                   const mg_##dt##_vt wv[9], mg_##dt##_vt vb, const int R, const int S, \
+                                   const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        int32_t ih0 = oh * S - pt; \
+        T *yr = y + (ptrdiff_t)oh * OW; \
+        if (e1 - e0 < L || ih0 < 0 || ih0 + (R - 1) * S + 3 > H) { \
+            mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, 0, OW, buf, wv, vb, R, S, ACT, act); \
+            return; \
         } \
+        const T *rk[MG_DW_ROWS][2]; \
+        for (int k = 0; k < (R - 1) * S + 3; k++) rk[k][0] = rk[k][1] = x + (ptrdiff_t)(ih0 + k) * W + e0 * S - pl; \
+        mg_dw_rows_##dt(rk, yr + e0, OW, e1 - e0, wv, vb, R, S, 1, ACT, act); \
+        /* the borders, widened to a whole vector where the row allows (overlapping the interior) */ \
+        if (e0 > 0) mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, 0, e0 > L || OW < L ? e0 : L, buf, wv, vb, R, S, ACT, act); \
+        if (e1 < OW) { \
+            int32_t b = OW - e1 >= L ? e1 : OW - L; \
+            mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, b, OW, buf, wv, vb, R, S, ACT, act); \
+        } \
+    } \
+    /* All N * C channels with stride S and activation ACT (constants: one copy of the loops each). */ \
+    MG_INLINE void mg_dw_all_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, const mg_##dt##_t *bias, mg_##dt##_t *y, \
+                                  int32_t NC, int32_t C, int32_t H, int32_t W, int32_t OH, int32_t OW, int32_t pt, \
+                                  int32_t pl, const int S, const int ACT, const mg_act *act) { \
+        MG_TYPES(dt); \
+        T buf[MG_DW_ROWS * 2 * (MG_DW_CW + 2 * L)]; \
+        /* interior output columns: every vector from e0 to e1 - L reads inside the row (up to \
+         * column S*j - pl + S*L + 2 - S) */ \
+        int32_t e0 = (pl + S - 1) / S, e1 = W + pl + S - 3 >= 0 ? (W + pl + S - 3) / S : 0; \
+        if (e1 > OW) e1 = OW; \
+        for (int32_t nc = 0; nc < NC; nc++) { \
+            const T *xp = x + (ptrdiff_t)nc * H * W, *wc = w + (nc % C) * 9; \
+            T *yp = y + (ptrdiff_t)nc * OH * OW; \
+            VT wv[9], vb = MG_SPLAT(VT, bias ? bias[nc % C] : 0); \
+            for (int k = 0; k < 9; k++) wv[k] = MG_SPLAT(VT, wc[k]); \
+            int32_t oh = 0; \
+            for (; oh + MG_DW_R <= OH; oh += MG_DW_R) \
+                mg_dw_pass_##dt(xp, yp, H, W, OW, oh, pt, pl, e0, e1, buf, wv, vb, MG_DW_R, S, ACT, act); \
+            for (; oh < OH; oh++) mg_dw_pass_##dt(xp, yp, H, W, OW, oh, pt, pl, e0, e1, buf, wv, vb, 1, S, ACT, act); \
+        } \
+    } \
+    MG_INLINE void mg_dw_stride_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, const mg_##dt##_t *bias, \
+                                     mg_##dt##_t *y, int32_t NC, int32_t C, int32_t H, int32_t W, int32_t OH, \
+                                     int32_t OW, int32_t pt, int32_t pl, int32_t s, const int ACT, const mg_act *act) { \
+        if (s == 1) mg_dw_all_##dt(x, w, bias, y, NC, C, H, W, OH, OW, pt, pl, 1, ACT, act); \
+        else mg_dw_all_##dt(x, w, bias, y, NC, C, H, W, OH, OW, pt, pl, 2, ACT, act); \
     } \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
@@ -556,17 +648,16 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
         MG_CHECK_GOT(sh == sw && (sh == 1 || sh == 2), MG_NAME(dt, op), "strides must be 1 or 2", sh); \
         MG_CHECK(pt >= 0 && pl >= 0, MG_NAME(dt, op), "pads must be >= 0"); \
         MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
-        const T *x = (const T *)(uintptr_t)t[0], *w = (const T *)(uintptr_t)t[1]; \
-        const T *bias = (const T *)(uintptr_t)t[2]; \
+        const T *x = (const T *)(uintptr_t)t[0], *w = (const T *)(uintptr_t)t[1], *bias = (const T *)(uintptr_t)t[2]; \
         T *y = (T *)(uintptr_t)t[3]; \
-        for (int32_t nc = 0; nc < N * C; nc++) { \
-            const T *xp = x + (ptrdiff_t)nc * H * W, *wc = w + (nc % C) * 9; \
-            T b = bias ? bias[nc % C] : 0; \
-            T *yp = y + (ptrdiff_t)nc * OH * OW; \
-            for (int32_t oh = 0; oh < OH; oh++) { \
-                if (sh == 1) mg_dw_row_##dt(xp, wc, b, yp + (ptrdiff_t)oh * OW, H, W, OW, oh - pt, pl, &act, 1); \
-                else mg_dw_row_##dt(xp, wc, b, yp + (ptrdiff_t)oh * OW, H, W, OW, oh * 2 - pt, pl, &act, 2); \
-            } \
+        switch (act.code) { /* one copy of the loops per activation */ \
+        case 0: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 0, &act); break; \
+        case 1: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 1, &act); break; \
+        case 2: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 2, &act); break; \
+        case 3: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 3, &act); break; \
+        case 4: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 4, &act); break; \
+        case 5: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 5, &act); break; \
+        default: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 6, &act); break; \
         } \
         return 0; \
     }

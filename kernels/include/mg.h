@@ -117,6 +117,25 @@ MG_INLINE v128_t mg_even_lanes(v128_t lo, v128_t hi, size_t lane_bytes) {
     }
 }
 
+/* The odd lanes of lo:hi (lo[1], lo[3], ..., hi[L-1]), and lanes 1.. of a followed by lane 0 of b (a
+ * shifted down by one, b's first lane in at the top): with the even lanes, a stride-2 window's taps. */
+MG_INLINE v128_t mg_odd_lanes(v128_t lo, v128_t hi, size_t lane_bytes) {
+    switch (lane_bytes) {
+    case 1: return wasm_i8x16_shuffle(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    case 2: return wasm_i16x8_shuffle(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15);
+    case 4: return wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7);
+    default: return wasm_i64x2_shuffle(lo, hi, 1, 3);
+    }
+}
+MG_INLINE v128_t mg_shift_in(v128_t a, v128_t b, size_t lane_bytes) {
+    switch (lane_bytes) {
+    case 1: return wasm_i8x16_shuffle(a, b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+    case 2: return wasm_i16x8_shuffle(a, b, 1, 2, 3, 4, 5, 6, 7, 8);
+    case 4: return wasm_i32x4_shuffle(a, b, 1, 2, 3, 4);
+    default: return wasm_i64x2_shuffle(a, b, 1, 2);
+    }
+}
+
 MG_INLINE float mg_f32_from_bits(int32_t bits) {
     float f;
     __builtin_memcpy(&f, &bits, sizeof f);

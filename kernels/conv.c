@@ -529,7 +529,12 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
             VT t0, t1, t2; \
             if (S == 1) { \
                 const T *e = rk[k][0] + j; \
-                t0 = MG_LOAD(VT, e), t1 = MG_LOAD(VT, e + 1), t2 = MG_LOAD(VT, e + 2); \
+                t1 = MG_LOAD(VT, e + 1); \
+                /* D 2 / 3: the first / last vector of a row padded by one: a zero shifted in */ \
+                v128_t z = wasm_i64x2_splat(0); \
+                t0 = D != 2 ? MG_LOAD(VT, e) \
+                            : (VT)(L == 4 ? wasm_i32x4_shuffle(z, t1, 3, 4, 5, 6) : wasm_i64x2_shuffle(z, t1, 1, 2)); \
+                t2 = D == 3 ? (VT)mg_shift_in((v128_t)t1, z, sizeof(T)) : MG_LOAD(VT, e + 2); \
             } else if (D) { \
                 const T *e = rk[k][0] + 2 * j; \
                 v128_t v0 = wasm_v128_load(e), v1 = wasm_v128_load(e + L), nx = (v128_t)MG_LOAD_SPLAT(VT, e + 2 * L); \
@@ -603,6 +608,13 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
         const T *rk[MG_DW_ROWS][2]; \
         for (int k = 0; k < (R - 1) * S + 3; k++) rk[k][0] = rk[k][1] = x + (ptrdiff_t)(ih0 + k) * W + e0 * S - pl; \
         mg_dw_rows_##dt(rk, yr + e0, OW, e1 - e0, wv, vb, R, S, 1, ACT, act); \
+        if (S == 1 && pl == 1 && OW == W && W >= L + 2) { /* pads 1: one vector at each end */ \
+            for (int k = 0; k < R + 2; k++) rk[k][0] = rk[k][1] = x + (ptrdiff_t)(ih0 + k) * W - 1; \
+            mg_dw_rows_##dt(rk, yr, OW, L, wv, vb, R, S, 2, ACT, act); \
+            for (int k = 0; k < R + 2; k++) rk[k][0] = rk[k][1] = x + (ptrdiff_t)(ih0 + k) * W + W - L - 1; \
+            mg_dw_rows_##dt(rk, yr + W - L, OW, L, wv, vb, R, S, 3, ACT, act); \
+            return; \
+        } \
         /* the borders, widened to a whole vector where the row allows (overlapping the interior) */ \
         if (e0 > 0) mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, 0, e0 > L || OW < L ? e0 : L, buf, wv, vb, R, S, ACT, act); \
         if (e1 < OW) { \

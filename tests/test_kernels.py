@@ -792,6 +792,21 @@ def test_dwconv2d(name, case):
     run_conv(name, (N, C, H, W, C, 3, 3, pads, (s, s), (1, 1), C, case % 2 == 0, case % 7))
 
 
+@covers("dwconv2d")
+@pytest.mark.parametrize("s", [1, 2])
+def test_dwconv2d_edges(name, s):
+    """Every width 1..17 and height 1..9 (vector lengths, in-place interior vs padded borders, the one- and
+    two-row passes), cycling through pads (symmetric 1 takes the shifted-zero border vectors), bias and
+    every act code."""
+    pads = [(1, 1, 1, 1), (0, 0, 0, 0), (2, 1, 0, 2), (0, 1, 1, 0), (1, 2, 2, 1), (3, 3, 3, 3)]
+    sizes = [(1 + i % 9, w) for i, w in enumerate(range(1, 18))] + [(h, 5 + 3 * h) for h in range(1, 10)]
+    for i, (H, W) in enumerate(sizes):
+        pt, pl, pb, pr = pads[i % len(pads)]
+        if H + pt + pb < 3 or W + pl + pr < 3:
+            pt, pl, pb, pr = 1, 1, 1, 1
+        run_conv(name, (1, 2, H, W, 2, 3, 3, (pt, pl, pb, pr), (s, s), (1, 1), 2, i % 2 == 0, i % 7))
+
+
 @pytest.mark.parametrize("act", list(ACTS))
 def test_conv_paths_activations(act):
     """Every act code on every conv path: direct, im2col, Winograd, depthwise, 1x1 as gemm (with and without bias)."""
@@ -851,6 +866,37 @@ def test_maxpool2d(name, case):
         c = [j for j in cols if 0 <= j < W]
         ref[:, oh, ow] = x[:, r][:, :, c].reshape(NC, -1).max(axis=1)
     np.testing.assert_array_equal(got, ref)
+
+
+def maxpool_ref(x, OH, OW, KH, KW, pt, pl, sh, sw, dh=1, dw=1):
+    NC, H, W = x.shape
+    ref = np.empty((NC, OH, OW), x.dtype)
+    for oh, ow, rows, cols in pool_windows(H, W, OH, OW, KH, KW, pt, pl, sh, sw, dh, dw):
+        r = [i for i in rows if 0 <= i < H]
+        c = [j for j in cols if 0 <= j < W]
+        ref[:, oh, ow] = x[:, r][:, :, c].reshape(NC, -1).max(axis=1)
+    return ref
+
+
+@covers("maxpool2d")
+@pytest.mark.parametrize("ceil", [0, 1])
+def test_maxpool2d_edges(name, ceil):
+    """The separable path over every width 1..17 and height 1..9 (vector lengths up to i8's 16 lanes, the
+    overlapping last vector), windows 1..4 (2 and 3 unrolled), strides 1 and 2, pads, ceil_mode (the last
+    window hangs over the end: ONNX's rule drops one that starts in the end padding)."""
+    dt = split(name)[0]
+    rng = np.random.default_rng(ceil)
+    sizes = [(1 + i % 9, w) for i, w in enumerate(range(1, 18))] + [(h, 9 + 5 * h) for h in range(1, 10)]
+    for i, (H, W) in enumerate(sizes):
+        K, s, p = 1 + i % 4, 1 + (i // 2) % 2, i % 3 // 2 if i % 4 else 0
+        K, p = min(K, H + 2 * p, W + 2 * p), min(p, K - 1)
+        def out(n):
+            o = -(-(n + 2 * p - K) // s) + 1 if ceil else (n + 2 * p - K) // s + 1
+            return o - 1 if ceil and (o - 1) * s >= n + p else o
+        OH, OW = out(H), out(W)
+        x = rand(dt, (3, H, W), rng)
+        got = kh.run(name, [x], [((3, OH, OW), dt)], [3, H, W, OH, OW, K, K, p, p, s, s, 1, 1])[0]
+        np.testing.assert_array_equal(got, maxpool_ref(x, OH, OW, K, K, p, p, s, s), err_msg=f"{name} {H}x{W} K{K} s{s} p{p}")
 
 
 @covers("avgpool2d")

@@ -490,6 +490,8 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
 #define MG_DW_CW 128 /* output columns per padded chunk */
 #define MG_DW_R 2 /* output rows per pass */
 #define MG_DW_ROWS ((MG_DW_R - 1) * 2 + 3) /* input rows of a pass, at most */
+#define MG_DW_SPILL(S) ((S) == 1)
+#define MG_DW_RS(S) 2
 
 #define MG_DWCONV2D(dt, op) \
     /* The padded input row from column c: p[j] = xr[c + j] inside [0, W), else 0 (xr 0: a padding row). \
@@ -522,7 +524,8 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
      * No FP contraction: each product is added as soon as it is made (acc + w*x, in this order), which \
      * keeps few vectors live after wasmtime's instruction placement. */ \
     MG_INLINE void mg_dw_vec_##dt(const mg_##dt##_t *const rk[][2], ptrdiff_t j, const mg_##dt##_vt wv[9], \
-                                  mg_##dt##_vt vb, mg_##dt##_vt acc[MG_DW_R], const int R, const int S, const int D) { \
+                                  mg_##dt##_vt vb, mg_##dt##_vt acc[MG_DW_R], const int R, const int S, const int D, \
+                                  mg_##dt##_t *ys, int32_t OW) { \
         _Pragma("clang fp contract(off)") MG_TYPES(dt); \
         for (int r = 0; r < R; r++) acc[r] = vb; \
         for (int k = 0; k < (R - 1) * S + 3; k++) { \
@@ -535,6 +538,13 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
                 t0 = D != 2 ? MG_LOAD(VT, e) \
                             : (VT)(L == 4 ? wasm_i32x4_shuffle(z, t1, 3, 4, 5, 6) : wasm_i64x2_shuffle(z, t1, 1, 2)); \
                 t2 = D == 3 ? (VT)mg_shift_in((v128_t)t1, z, sizeof(T)) : MG_LOAD(VT, e + 2); \
+            } else if (D == 2) { /* the first vector, pads 1: x[-1], x[1].. is x[1], x[3].. with a zero in front */ \
+                const T *e = rk[k][0] + 2 * j; \
+                v128_t v0 = wasm_v128_load(e), v1 = wasm_v128_load(e + L), z = wasm_i64x2_splat(0); \
+                v128_t od = L == 4 ? wasm_i32x4_shuffle(v0, v1, 1, 3, 5, 7) : wasm_i64x2_shuffle(v0, v1, 1, 3); \
+                t0 = (VT)(L == 4 ? wasm_i32x4_shuffle(z, od, 3, 4, 5, 6) : wasm_i64x2_shuffle(z, od, 1, 2)); \
+                t1 = (VT)(L == 4 ? wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6) : wasm_i64x2_shuffle(v0, v1, 0, 2)); \
+                t2 = (VT)od; \
             } else if (D) { \
                 const T *e = rk[k][0] + 2 * j; \
                 v128_t v0 = wasm_v128_load(e), v1 = wasm_v128_load(e + L), nx = (v128_t)MG_LOAD_SPLAT(VT, e + 2 * L); \
@@ -549,6 +559,7 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
                 int kk = k - r * S; \
                 if (kk < 0 || kk > 2) continue; \
                 acc[r] += wv[kk * 3] * t0; acc[r] += wv[kk * 3 + 1] * t1; acc[r] += wv[kk * 3 + 2] * t2; \
+                if (MG_DW_SPILL(S) && kk < 2) MG_STORE(ys + (ptrdiff_t)r * OW, acc[r]); \
             } \
         } \
     } \
@@ -561,12 +572,14 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
         VT acc[MG_DW_R]; \
         int32_t j = 0; \
         for (; j + L <= cw; j += L) { \
-            mg_dw_vec_##dt(rk, j, wv, vb, acc, R, S, D); \
+            mg_dw_vec_##dt(rk, j, wv, vb, acc, R, S, D, y + j, OW); \
             for (int r = 0; r < R; r++) MG_STORE(y + (ptrdiff_t)r * OW + j, mg_vact_##dt(acc[r], &ka)); \
         } \
         if (j == cw) return; \
         j = cw >= L ? cw - L : 0; \
-        mg_dw_vec_##dt(rk, j, wv, vb, acc, R, S, D); \
+        T tmp[MG_DW_R * L]; \
+        if (cw >= L) mg_dw_vec_##dt(rk, j, wv, vb, acc, R, S, D, y + j, OW); \
+        else mg_dw_vec_##dt(rk, j, wv, vb, acc, R, S, D, tmp, L); \
         for (int r = 0; r < R; r++) { \
             VT v = mg_vact_##dt(acc[r], &ka); \
             if (cw >= L) { MG_STORE(y + (ptrdiff_t)r * OW + j, v); continue; } \
@@ -592,34 +605,41 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
             mg_dw_rows_##dt(rk, y + c, OW, cw, wv, vb, R, S, 0, ACT, act); \
         } \
     } \
-    /* R output rows from oh: the interior [e0, e1) in place when every input row is inside, the rest \
-     * padded. */ \
+    /* R output rows from oh. Interior columns [e0, e1) read the input rows in place (rows outside the \
+     * input read zrow, zeros, when it is given); with pads 1 the first vector (and at stride 1 the last) \
+     * also does, a zero shifted in; other borders and rows go through padded copies. */ \
     MG_INLINE void mg_dw_pass_##dt(const mg_##dt##_t *x, mg_##dt##_t *y, int32_t H, int32_t W, int32_t OW, \
                                    int32_t oh, int32_t pt, int32_t pl, int32_t e0, int32_t e1, mg_##dt##_t *buf, \
-                                   const mg_##dt##_vt wv[9], mg_##dt##_vt vb, const int R, const int S, \
-                                   const int ACT, const mg_act *act) { \
+                                   const mg_##dt##_t *zrow, const mg_##dt##_vt wv[9], mg_##dt##_vt vb, const int R, \
+                                   const int S, const int ACT, const mg_act *act) { \
         MG_TYPES(dt); \
+        const int NR = (R - 1) * S + 3; \
         int32_t ih0 = oh * S - pt; \
         T *yr = y + (ptrdiff_t)oh * OW; \
-        if (e1 - e0 < L || ih0 < 0 || ih0 + (R - 1) * S + 3 > H) { \
+        if (e1 - e0 < L || (!zrow && (ih0 < 0 || ih0 + NR > H))) { \
             mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, 0, OW, buf, wv, vb, R, S, ACT, act); \
             return; \
         } \
-        const T *rk[MG_DW_ROWS][2]; \
-        for (int k = 0; k < (R - 1) * S + 3; k++) rk[k][0] = rk[k][1] = x + (ptrdiff_t)(ih0 + k) * W + e0 * S - pl; \
-        mg_dw_rows_##dt(rk, yr + e0, OW, e1 - e0, wv, vb, R, S, 1, ACT, act); \
-        if (S == 1 && pl == 1 && OW == W && W >= L + 2) { /* pads 1: one vector at each end */ \
-            for (int k = 0; k < R + 2; k++) rk[k][0] = rk[k][1] = x + (ptrdiff_t)(ih0 + k) * W - 1; \
-            mg_dw_rows_##dt(rk, yr, OW, L, wv, vb, R, S, 2, ACT, act); \
-            for (int k = 0; k < R + 2; k++) rk[k][0] = rk[k][1] = x + (ptrdiff_t)(ih0 + k) * W + W - L - 1; \
-            mg_dw_rows_##dt(rk, yr + W - L, OW, L, wv, vb, R, S, 3, ACT, act); \
-            return; \
+        const T *row[MG_DW_ROWS], *rk[MG_DW_ROWS][2]; \
+        for (int k = 0; k < NR; k++) row[k] = (uint32_t)(ih0 + k) < (uint32_t)H ? x + (ptrdiff_t)(ih0 + k) * W : zrow; \
+        int left = pl == 1 && (S == 1 ? OW == W && W >= L + 2 : W >= 2 * L), right = S == 1 && left; \
+        int32_t a = left ? L : e0, b = right ? OW - L : e1; \
+        if (b > a && b - a < L) a = b - L; \
+        if (b > a) { \
+            for (int k = 0; k < NR; k++) rk[k][0] = rk[k][1] = row[k] + a * S - pl; \
+            mg_dw_rows_##dt(rk, yr + a, OW, b - a, wv, vb, R, S, 1, ACT, act); \
         } \
-        /* the borders, widened to a whole vector where the row allows (overlapping the interior) */ \
-        if (e0 > 0) mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, 0, e0 > L || OW < L ? e0 : L, buf, wv, vb, R, S, ACT, act); \
-        if (e1 < OW) { \
-            int32_t b = OW - e1 >= L ? e1 : OW - L; \
-            mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, b, OW, buf, wv, vb, R, S, ACT, act); \
+        if (left) { \
+            for (int k = 0; k < NR; k++) rk[k][0] = rk[k][1] = row[k] + S - 2; \
+            mg_dw_rows_##dt(rk, yr, OW, L, wv, vb, R, S, 2, ACT, act); \
+        } else if (e0 > 0) { /* widened to a whole vector where the row allows (overlapping the interior) */ \
+            mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, 0, e0 > L || OW < L ? e0 : L, buf, wv, vb, R, S, ACT, act); \
+        } \
+        if (right) { \
+            for (int k = 0; k < NR; k++) rk[k][0] = rk[k][1] = row[k] + W - L - 1; \
+            mg_dw_rows_##dt(rk, yr + W - L, OW, L, wv, vb, R, S, 3, ACT, act); \
+        } else if (e1 < OW) { \
+            mg_dw_padded_##dt(x, yr, H, W, OW, ih0, pl, OW - e1 >= L ? e1 : OW - L, OW, buf, wv, vb, R, S, ACT, act); \
         } \
     } \
     /* All N * C channels with stride S and activation ACT (constants: one copy of the loops each). */ \
@@ -632,15 +652,22 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
          * column S*j - pl + S*L + 2 - S) */ \
         int32_t e0 = (pl + S - 1) / S, e1 = W + pl + S - 3 >= 0 ? (W + pl + S - 3) / S : 0; \
         if (e1 > OW) e1 = OW; \
+        /* a zero row for the rows outside the input, when the row fits (reads from zrow - 1 to zrow + W + 2L) */ \
+        T zero[2 * MG_DW_CW + 4 * L]; \
+        const T *zrow = 0; \
+        if (W <= 2 * MG_DW_CW) { \
+            for (int32_t i = 0; i < 2 * MG_DW_CW + 4 * L; i += L) MG_STORE(zero + i, MG_SPLAT(VT, 0)); \
+            zrow = zero + L; \
+        } \
         for (int32_t nc = 0; nc < NC; nc++) { \
             const T *xp = x + (ptrdiff_t)nc * H * W, *wc = w + (nc % C) * 9; \
             T *yp = y + (ptrdiff_t)nc * OH * OW; \
             VT wv[9], vb = MG_SPLAT(VT, bias ? bias[nc % C] : 0); \
             for (int k = 0; k < 9; k++) wv[k] = MG_SPLAT(VT, wc[k]); \
             int32_t oh = 0; \
-            for (; oh + MG_DW_R <= OH; oh += MG_DW_R) \
-                mg_dw_pass_##dt(xp, yp, H, W, OW, oh, pt, pl, e0, e1, buf, wv, vb, MG_DW_R, S, ACT, act); \
-            for (; oh < OH; oh++) mg_dw_pass_##dt(xp, yp, H, W, OW, oh, pt, pl, e0, e1, buf, wv, vb, 1, S, ACT, act); \
+            for (; oh + MG_DW_RS(S) <= OH; oh += MG_DW_RS(S)) \
+                mg_dw_pass_##dt(xp, yp, H, W, OW, oh, pt, pl, e0, e1, buf, zrow, wv, vb, MG_DW_RS(S), S, ACT, act); \
+            for (; oh < OH; oh++) mg_dw_pass_##dt(xp, yp, H, W, OW, oh, pt, pl, e0, e1, buf, zrow, wv, vb, 1, S, ACT, act); \
         } \
     } \
     MG_INLINE void mg_dw_stride_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, const mg_##dt##_t *bias, \

@@ -488,10 +488,25 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
  * odd columns), MG_DW_CW columns at a time. A partial last vector overlaps the previous one (or goes
  * lane by lane when the row is shorter than a vector). */
 #define MG_DW_CW 128 /* output columns per padded chunk */
-#define MG_DW_R 2 /* output rows per pass */
-#define MG_DW_ROWS ((MG_DW_R - 1) * 2 + 3) /* input rows of a pass, at most */
+#define MG_DW_R 4 /* output rows per pass, at most: 2, or 4 at stride 1 in rows of up to MG_DW_NARROW */
+#define MG_DW_NARROW 8
+#define MG_DW_ROWS 6 /* input rows of a pass, at most: (R - 1) * S + 3 */
 #define MG_DW_SPILL(S) ((S) == 1)
-#define MG_DW_RS(S) 2
+
+/* One function per activation and stride (small functions: wasmtime allocates registers per function). */
+#define MG_DW_STRIDE(dt, ACT) \
+    static __attribute__((noinline)) void mg_dw_s1_a##ACT##_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, \
+                                                                 const mg_##dt##_t *bias, mg_##dt##_t *y, int32_t NC, \
+                                                                 int32_t C, int32_t H, int32_t W, int32_t OH, int32_t OW, \
+                                                                 int32_t pt, int32_t pl, const mg_act *act) { \
+        mg_dw_all_##dt(x, w, bias, y, NC, C, H, W, OH, OW, pt, pl, 1, ACT, act); \
+    } \
+    static __attribute__((noinline)) void mg_dw_s2_a##ACT##_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, \
+                                                                 const mg_##dt##_t *bias, mg_##dt##_t *y, int32_t NC, \
+                                                                 int32_t C, int32_t H, int32_t W, int32_t OH, int32_t OW, \
+                                                                 int32_t pt, int32_t pl, const mg_act *act) { \
+        mg_dw_all_##dt(x, w, bias, y, NC, C, H, W, OH, OW, pt, pl, 2, ACT, act); \
+    }
 
 #define MG_DWCONV2D(dt, op) \
     /* The padded input row from column c: p[j] = xr[c + j] inside [0, W), else 0 (xr 0: a padding row). \
@@ -664,18 +679,22 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
             T *yp = y + (ptrdiff_t)nc * OH * OW; \
             VT wv[9], vb = MG_SPLAT(VT, bias ? bias[nc % C] : 0); \
             for (int k = 0; k < 9; k++) wv[k] = MG_SPLAT(VT, wc[k]); \
-            int32_t oh = 0; \
-            for (; oh + MG_DW_RS(S) <= OH; oh += MG_DW_RS(S)) \
-                mg_dw_pass_##dt(xp, yp, H, W, OW, oh, pt, pl, e0, e1, buf, zrow, wv, vb, MG_DW_RS(S), S, ACT, act); \
-            for (; oh < OH; oh++) mg_dw_pass_##dt(xp, yp, H, W, OW, oh, pt, pl, e0, e1, buf, zrow, wv, vb, 1, S, ACT, act); \
+            /* passes of R rows, the last one overlapping the previous (one copy of the loops runs) */ \
+            if (S == 1 && OW <= MG_DW_NARROW && OH >= 4) { /* short rows: fewer, taller passes */ \
+                for (int32_t oh = 0; oh < OH; oh += 4) \
+                    mg_dw_pass_##dt(xp, yp, H, W, OW, oh + 4 <= OH ? oh : OH - 4, pt, pl, e0, e1, buf, zrow, wv, vb, 4, \
+                                    S, ACT, act); \
+            } else if (OH >= 2) { \
+                for (int32_t oh = 0; oh < OH; oh += 2) \
+                    mg_dw_pass_##dt(xp, yp, H, W, OW, oh + 2 <= OH ? oh : OH - 2, pt, pl, e0, e1, buf, zrow, wv, vb, 2, \
+                                    S, ACT, act); \
+            } else if (OH == 1) { \
+                mg_dw_pass_##dt(xp, yp, H, W, OW, 0, pt, pl, e0, e1, buf, zrow, wv, vb, 1, S, ACT, act); \
+            } \
         } \
     } \
-    MG_INLINE void mg_dw_stride_##dt(const mg_##dt##_t *x, const mg_##dt##_t *w, const mg_##dt##_t *bias, \
-                                     mg_##dt##_t *y, int32_t NC, int32_t C, int32_t H, int32_t W, int32_t OH, \
-                                     int32_t OW, int32_t pt, int32_t pl, int32_t s, const int ACT, const mg_act *act) { \
-        if (s == 1) mg_dw_all_##dt(x, w, bias, y, NC, C, H, W, OH, OW, pt, pl, 1, ACT, act); \
-        else mg_dw_all_##dt(x, w, bias, y, NC, C, H, W, OH, OW, pt, pl, 2, ACT, act); \
-    } \
+    MG_DW_STRIDE(dt, 0) MG_DW_STRIDE(dt, 1) MG_DW_STRIDE(dt, 2) MG_DW_STRIDE(dt, 3) MG_DW_STRIDE(dt, 4) \
+    MG_DW_STRIDE(dt, 5) MG_DW_STRIDE(dt, 6) \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
         int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8]; \
@@ -690,13 +709,13 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
         const T *x = (const T *)(uintptr_t)t[0], *w = (const T *)(uintptr_t)t[1], *bias = (const T *)(uintptr_t)t[2]; \
         T *y = (T *)(uintptr_t)t[3]; \
         switch (act.code) { /* one copy of the loops per activation */ \
-        case 0: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 0, &act); break; \
-        case 1: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 1, &act); break; \
-        case 2: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 2, &act); break; \
-        case 3: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 3, &act); break; \
-        case 4: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 4, &act); break; \
-        case 5: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 5, &act); break; \
-        default: mg_dw_stride_##dt(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, sh, 6, &act); break; \
+        case 0: (sh == 1 ? mg_dw_s1_a0_##dt : mg_dw_s2_a0_##dt)(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, &act); break; \
+        case 1: (sh == 1 ? mg_dw_s1_a1_##dt : mg_dw_s2_a1_##dt)(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, &act); break; \
+        case 2: (sh == 1 ? mg_dw_s1_a2_##dt : mg_dw_s2_a2_##dt)(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, &act); break; \
+        case 3: (sh == 1 ? mg_dw_s1_a3_##dt : mg_dw_s2_a3_##dt)(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, &act); break; \
+        case 4: (sh == 1 ? mg_dw_s1_a4_##dt : mg_dw_s2_a4_##dt)(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, &act); break; \
+        case 5: (sh == 1 ? mg_dw_s1_a5_##dt : mg_dw_s2_a5_##dt)(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, &act); break; \
+        default: (sh == 1 ? mg_dw_s1_a6_##dt : mg_dw_s2_a6_##dt)(x, w, bias, y, N * C, C, H, W, OH, OW, pt, pl, &act); break; \
         } \
         return 0; \
     }

@@ -72,6 +72,8 @@ MG_INLINE mg_u8_vt mg_vmax_u8(mg_u8_vt a, mg_u8_vt b) { return (mg_u8_vt)wasm_u8
         case 2: j = mg_maxpool_rows_##dt(x0, W, 2, j, hi, t, 2); break; \
         default: j = mg_maxpool_rows_##dt(x0, W, r1 - r0, j, hi, t, 0); break; \
         } \
+        if (j < hi && hi - lo >= L) /* the last vector overlaps the previous one (scalar max is branchy) */ \
+            j = mg_maxpool_rows_##dt(x0, W, r1 - r0, hi - L, hi, t, 0); \
         for (; j < hi; j++) { \
             T m = lowest; \
             for (int32_t r = 0; r < r1 - r0; r++) m = x0[(ptrdiff_t)r * W + j] > m ? x0[(ptrdiff_t)r * W + j] : m; \

@@ -562,7 +562,8 @@ MG_FLOAT(MG_CONV2D_IM2COL_PACKED, conv2d_im2col_packed)
                 t2 = (VT)od; \
             } else if (D) { \
                 const T *e = rk[k][0] + 2 * j; \
-                v128_t v0 = wasm_v128_load(e), v1 = wasm_v128_load(e + L), nx = (v128_t)MG_LOAD_SPLAT(VT, e + 2 * L); \
+                v128_t v0 = wasm_v128_load(e), v1 = wasm_v128_load(e + L); \
+                v128_t nx = L == 4 ? wasm_v128_load32_zero(e + 2 * L) : wasm_v128_load64_zero(e + 2 * L); /* lane 0 */ \
                 v128_t ev = L == 4 ? wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6) : wasm_i64x2_shuffle(v0, v1, 0, 2); \
                 t0 = (VT)ev; \
                 t1 = (VT)(L == 4 ? wasm_i32x4_shuffle(v0, v1, 1, 3, 5, 7) : wasm_i64x2_shuffle(v0, v1, 1, 3)); \

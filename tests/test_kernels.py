@@ -782,6 +782,9 @@ DW_CASES = [  # N, C, H, W, pads, stride
     (1, 3, 7, 7, (1, 1, 1, 1), 1), (1, 2, 14, 14, (1, 1, 1, 1), 2), (1, 2, 5, 4, (1, 1, 1, 1), 1),
     (1, 2, 6, 9, (2, 3, 2, 3), 2), (1, 2, 4, 14, (0, 3, 0, 3), 1), (1, 2, 3, 5, (1, 1, 1, 1), 2),
     (1, 2, 5, 6, (1, 5, 1, 4), 1), (1, 1, 4, 30, (1, 6, 1, 1), 2),
+    # rows wider than the zero row (padded top / bottom passes) and than a padded chunk (several chunks)
+    (1, 2, 4, 300, (1, 1, 1, 1), 1), (1, 2, 5, 301, (1, 1, 1, 1), 2), (1, 1, 3, 290, (2, 2, 2, 2), 1),
+    (1, 1, 4, 270, (0, 3, 1, 0), 2),
 ]
 
 
@@ -893,6 +896,7 @@ def test_maxpool2d_edges(name, ceil):
     dt = split(name)[0]
     rng = np.random.default_rng(ceil)
     sizes = [(1 + i % 9, w) for i, w in enumerate(range(1, 18))] + [(h, 9 + 5 * h) for h in range(1, 10)]
+    sizes += [(3, 600), (4, 517)]  # several row-buffer chunks of 256 output columns
     for i, (H, W) in enumerate(sizes):
         K, s, p = 1 + i % 4, 1 + (i // 2) % 2, i % 3 // 2 if i % 4 else 0
         K, p = min(K, H + 2 * p, W + 2 * p), min(p, K - 1)

@@ -17,6 +17,7 @@ from msgraph.errors import InputError, KernelError
 from msgraph.plan import Binding, Plan, write_weights
 
 from . import loader
+from .pool import WorkerPool
 
 _I32 = wasmtime.ValType.i32()
 
@@ -35,7 +36,7 @@ _CALL = _unchecked_call()
 class _RawRun:
     """mg_run(program, n_steps) -> status, called without wasmtime-py's per-call type checks."""
 
-    def __init__(self, inst: loader.Instance, program: int, n_steps: int):
+    def __init__(self, inst: loader.Instance, program: int, n_steps: int, on_trap=None):
         ty = inst.run.type(inst.store)
         if [str(p) for p in ty.params] != [str(_I32)] * 2 or [str(r) for r in ty.results] != [str(_I32)]:
             raise KernelError(f"kernels.wasm exports mg_run with type {ty.params} -> {ty.results}, "
@@ -48,6 +49,7 @@ class _RawRun:
         self._args = (program, n_steps)
         self._trap = ctypes.c_void_p()
         self._trap_ref = ctypes.byref(self._trap)
+        self._on_trap = on_trap  # called before a trap is raised (the threaded executor's clean-up)
 
     def __call__(self) -> int:
         a0 = self._a0
@@ -70,6 +72,8 @@ class _RawRun:
         if self._trap.value:
             trap = wasmtime.Trap._from_ptr(ctypes.cast(self._trap.value, ctypes.POINTER(ffi.wasm_trap_t)))
             self._trap.value = None
+            if self._on_trap is not None:
+                self._on_trap()
             raise KernelError(f"a kernel trapped while running the plan: {trap}")
         error = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t)))
         raise KernelError(f"running the plan failed: {error}")
@@ -90,15 +94,25 @@ class Executor:
     """set_input / run / get_output over one arena. Not thread-safe: one Executor per thread. The plan's
     init steps (packing constant weights into persistent buffers) run once here, at load.
 
+    threads > 1 runs kernels_mt.wasm on a shared arena with threads - 1 worker threads (backend_wasm.pool)
+    that take their share of each u8_parallel group (a plan built with build_plan(..., threads=N));
+    close() stops them (so does garbage collection or interpreter exit).
+
     After loading, `plan.weights` is a read-only view of the constants region of the arena (the plan's own
     copy is dropped), so a planned model holds its weights once. With `own_weights` the caller hands the
     plan over: its host copies of the weights go as they are written, before the init steps fill the
     persistent buffers (lower peak memory at load), and the plan object passed in cannot be loaded again."""
 
-    def __init__(self, plan: Plan, kernels: str | None = None, *, own_weights: bool = False):
+    def __init__(self, plan: Plan, kernels: str | None = None, threads: int = 1, *, own_weights: bool = False):
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
         n_words = sum(3 + len(s.tensors) + len(s.ints) for s in (*plan.steps, *plan.init_steps))
         program_offset = align_up(plan.total_bytes)
-        self._inst = inst = loader.instantiate(program_offset + 4 * n_words + 64, kernels)
+        instances = loader.instances(program_offset + 4 * n_words + 64, kernels, threads)
+        self._inst = inst = instances[0]
+        self.threads = threads
+        self._pool = WorkerPool(instances) if threads > 1 else None
+        del instances
         self.base = align_up(inst.heap_base)
         missing = sorted({s.kernel for s in (*plan.steps, *plan.init_steps)} - set(inst.opcodes))
         if missing:
@@ -116,7 +130,7 @@ class Executor:
         del plan
         start = self.base + program_offset
         self._memory[start:start + program.nbytes] = program.view(np.uint8)
-        self._call = _RawRun(inst, start, len(self.plan.steps))
+        self._call = _RawRun(inst, start, len(self.plan.steps), self._pool and self._pool.after_trap)
         self._program_start = start
         if self.plan.init_steps:  # once, now that the constants are in place (after the run program)
             init = self.plan.encode_program(inst.opcodes, self.base, self.plan.init_steps)
@@ -161,11 +175,21 @@ class Executor:
             raise InputError(f"input '{name}' must have shape {list(view.shape)}, got {list(array.shape)}")
         view[...] = array
 
+    def _error(self) -> str:
+        """The failing kernel's message (or the trap of a worker thread)."""
+        trap = self._pool and self._pool.take_trap()
+        return f"a kernel trapped in a worker thread: {trap}" if trap else self._inst.error_text()
+
     def run(self) -> None:
         status = self._call()
         if status:
             step = self.plan.steps[status - 1]
-            raise KernelError(f"node '{step.node}' ({step.op}), kernel {step.kernel}: {self._inst.error_text()}")
+            raise KernelError(f"node '{step.node}' ({step.op}), kernel {step.kernel}: {self._error()}")
+
+    def close(self) -> None:
+        """Stops the worker threads (threads > 1); the executor can still run, on one thread."""
+        if self._pool is not None:
+            self._pool.close()
 
     def get_output(self, name: str) -> np.ndarray:
         if name not in self._outputs:
@@ -211,7 +235,7 @@ class Executor:
                 status = call(addr, n)
                 times[g].append(clock() - t)
                 if status:
-                    raise KernelError(f"node '{node}' ({op}), kernels {kernels}: {self._inst.error_text()}")
+                    raise KernelError(f"node '{node}' ({op}), kernels {kernels}: {self._error()}")
             t = clock()
             call(self._program_start, 0)
             empty.append(clock() - t)

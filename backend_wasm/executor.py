@@ -33,6 +33,15 @@ def _unchecked_call():
 _CALL = _unchecked_call()
 
 
+class _Trapped(KernelError):
+    """A trap in mg_run; .step: the index of the step the calling thread was in (None if the module cannot
+    say), for the executor to name its node."""
+
+    def __init__(self, message: str, step: int | None):
+        super().__init__(message)
+        self.step = step
+
+
 class _RawRun:
     """mg_run(program, n_steps) -> status, called without wasmtime-py's per-call type checks."""
 
@@ -50,6 +59,7 @@ class _RawRun:
         self._trap = ctypes.c_void_p()
         self._trap_ref = ctypes.byref(self._trap)
         self._on_trap = on_trap  # called before a trap is raised (the threaded executor's clean-up)
+        self._current = inst.exports.get("mg_current_step")
 
     def __call__(self) -> int:
         a0 = self._a0
@@ -74,9 +84,18 @@ class _RawRun:
             self._trap.value = None
             if self._on_trap is not None:
                 self._on_trap()
-            raise KernelError(f"a kernel trapped while running the plan: {trap}")
+            step = self._current(self._inst.store) if self._current is not None else None
+            raise _Trapped(f"a kernel trapped while running the plan: {trap}", step)
         error = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t)))
         raise KernelError(f"running the plan failed: {error}")
+
+
+def _named(e: _Trapped, steps) -> KernelError:
+    """The trap as a KernelError naming the node of the step it happened in, when known."""
+    if e.step is None or not 0 <= e.step < len(steps):
+        return e
+    s = steps[e.step]
+    return KernelError(f"node '{s.node}' ({s.op}), kernel {s.kernel}: {e}")
 
 
 class ArenaBytes(np.ndarray):
@@ -136,7 +155,10 @@ class Executor:
             init = self.plan.encode_program(inst.opcodes, self.base, self.plan.init_steps)
             init_start = start + program.nbytes
             self._memory[init_start:init_start + init.nbytes] = init.view(np.uint8)
-            status = self._call.call(init_start, len(self.plan.init_steps))
+            try:
+                status = self._call.call(init_start, len(self.plan.init_steps))
+            except _Trapped as e:
+                raise _named(e, self.plan.init_steps) from None
             if status:
                 step = self.plan.init_steps[status - 1]
                 raise KernelError(f"node '{step.node}' ({step.op}), init kernel {step.kernel}: "
@@ -181,7 +203,10 @@ class Executor:
         return f"a kernel trapped in a worker thread: {trap}" if trap else self._inst.error_text()
 
     def run(self) -> None:
-        status = self._call()
+        try:
+            status = self._call()
+        except _Trapped as e:
+            raise _named(e, self.plan.steps) from None
         if status:
             step = self.plan.steps[status - 1]
             raise KernelError(f"node '{step.node}' ({step.op}), kernel {step.kernel}: {self._error()}")
@@ -232,7 +257,10 @@ class Executor:
         for _ in range(max(1, repeat)):
             for g, (node, op, kernels, addr, n) in enumerate(groups):
                 t = clock()
-                status = call(addr, n)
+                try:
+                    status = call(addr, n)
+                except _Trapped as e:
+                    raise KernelError(f"node '{node}' ({op}), kernels {kernels}: {e}") from None
                 times[g].append(clock() - t)
                 if status:
                     raise KernelError(f"node '{node}' ({op}), kernels {kernels}: {self._error()}")

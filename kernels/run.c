@@ -72,7 +72,12 @@ static const char mg_names[] =
 #define MG_N_KERNELS ((int32_t)(sizeof mg_table / sizeof mg_table[0]))
 #define MG_OP_PARALLEL (MG_N_KERNELS - 1)
 
+/* The step of mg_run's program that the calling (main) thread runs or last ran: after a trap, the host
+ * names that step's node. Only the main thread writes it. */
+static int32_t mg_main_step;
+
 MG_EXPORT(mg_abi_version) int32_t mg_abi_version(void) { return MG_ABI_VERSION; }
+MG_EXPORT(mg_current_step) int32_t mg_current_step(void) { return mg_main_step; }
 MG_EXPORT(mg_last_error) int32_t mg_last_error(void) { return (int32_t)(uintptr_t)mg_error; }
 MG_EXPORT(mg_kernel_names) int32_t mg_kernel_names(void) { return (int32_t)(uintptr_t)mg_names; }
 
@@ -135,6 +140,7 @@ static void mg_pool_work(int32_t tid) {
         const int32_t *w = job;
         for (int32_t k = 0; k < i; k++) w = mg_skip(w);
         if (tid >= 0) MG_STORE_SC(mg_pool.running[tid], first + i);
+        else mg_main_step = first + i;
         if (mg_step(w) != 0) {
             int32_t zero = 0;
             __atomic_compare_exchange_n(&mg_pool.status, &zero, 1 + first + i, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -248,6 +254,7 @@ MG_EXPORT(mg_run) int32_t mg_run(const int32_t *program, int32_t n_steps) {
             continue;
         }
 #endif
+        mg_main_step = step;
         if (mg_step(w) != 0) return 1 + step;
         w = mg_skip(w);
     }

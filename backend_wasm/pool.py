@@ -37,6 +37,7 @@ class WorkerPool:
         gives the main instance its stack back."""
         self._main.exports["mg_pool_wait"](self._main.store)
         self._main.reset_stack()
+        self.trap = None  # a worker's trap in the same group: the main thread's is the one raised
 
     def take_trap(self) -> str | None:
         trap, self.trap = self.trap, None

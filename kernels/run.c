@@ -112,17 +112,22 @@ static int32_t mg_step(const int32_t *w) {
 #ifdef MG_THREADS
 /* ---- the worker pool (kernels_mt.wasm: shared memory, one instance per thread, each on its own stack) --
  * Workers park inside WebAssembly in mg_worker. For a u8_parallel group, mg_run posts a job (bumps seq),
- * then the main thread and the workers claim its steps one at a time (next), and each worker acks when
- * none is left; mg_run returns once every worker has acked, so no worker ever sees two jobs at once.
+ * then the main thread and the workers claim its steps one at a time and count them done; mg_run returns
+ * when all n are done. A claim is a compare-and-swap on `next`, which holds the job's number beside the
+ * next index: a worker that wakes late (a job it saw is over, another may be posted) fails the swap and
+ * claims nothing, so the main thread never waits for a worker that has not started, and under load it
+ * simply runs the parts itself. The main thread writes `next` (new number) before the job's fields, so a
+ * successful swap also proves the fields the worker read belong to its job.
  * Waiting spins `spin` rounds, then sleeps on memory.atomic.wait32; a sleeper is only notified when it
  * says it sleeps (seq_cst on both sides: either the poster sees the sleeper or the sleeper's wait sees the
  * new value). */
 #define MG_MAX_WORKERS 64
 typedef struct {
-    int32_t seq, quit, nworkers, spin, sleepers, main_sleeps;
+    int64_t next;  /* job number << 32 | index of the next step to claim */
+    int32_t seq, quit, nworkers, spin, sleepers, main_sleeps, main_in_step;
     const int32_t *job;
-    int32_t n, first, next, ack, status;
-    int32_t seen[MG_MAX_WORKERS], running[MG_MAX_WORKERS];
+    int32_t n, first, done, status;
+    int32_t running[MG_MAX_WORKERS];
 } mg_pool_t;
 static mg_pool_t mg_pool;
 
@@ -130,52 +135,63 @@ static mg_pool_t mg_pool;
 #define MG_STORE_SC(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
 #define MG_ADD_SC(x, v) __atomic_fetch_add(&(x), (v), __ATOMIC_SEQ_CST)
 
-/* Claims and runs the job's steps until none is left; tid -1 is the main thread. */
-static void mg_pool_work(int32_t tid) {
+static void mg_pool_failed(int32_t step) {
+    int32_t zero = 0;
+    __atomic_compare_exchange_n(&mg_pool.status, &zero, 1 + step, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static void mg_pool_count_done(void) {
+    MG_ADD_SC(mg_pool.done, 1);
+    if (MG_LOAD_SC(mg_pool.main_sleeps)) __builtin_wasm_memory_atomic_notify(&mg_pool.done, 1);
+}
+
+/* Claims and runs steps of job number `number` until none is left; tid -1 is the main thread. */
+static void mg_pool_work(int32_t tid, int32_t number) {
     const int32_t *job = mg_pool.job;
     int32_t n = mg_pool.n, first = mg_pool.first;
     for (;;) {
-        int32_t i = MG_ADD_SC(mg_pool.next, 1);
-        if (i >= n) return;
+        int64_t c = MG_LOAD_SC(mg_pool.next);
+        if ((int32_t)(c >> 32) != number || (int32_t)c >= n) return;
+        if (!__atomic_compare_exchange_n(&mg_pool.next, &c, c + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) continue;
+        int32_t i = (int32_t)c;
         const int32_t *w = job;
         for (int32_t k = 0; k < i; k++) w = mg_skip(w);
-        if (tid >= 0) MG_STORE_SC(mg_pool.running[tid], first + i);
-        else mg_main_step = first + i;
-        if (mg_step(w) != 0) {
-            int32_t zero = 0;
-            __atomic_compare_exchange_n(&mg_pool.status, &zero, 1 + first + i, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        if (tid >= 0) {
+            MG_STORE_SC(mg_pool.running[tid], first + i);
+        } else {
+            mg_main_step = first + i;
+            MG_STORE_SC(mg_pool.main_in_step, 1);
         }
+        if (mg_step(w) != 0) mg_pool_failed(first + i);
+        if (tid < 0) MG_STORE_SC(mg_pool.main_in_step, 0);
+        mg_pool_count_done();
     }
 }
 
-static void mg_pool_ack(void) {
-    MG_ADD_SC(mg_pool.ack, 1);
-    if (MG_LOAD_SC(mg_pool.main_sleeps)) __builtin_wasm_memory_atomic_notify(&mg_pool.ack, 1);
-}
-
-/* Waits (spin, then sleep) until every worker has acked the current job. */
+/* Waits (spin, then sleep) until the current job's n steps are done. */
 static void mg_pool_join(void) {
-    int32_t want = mg_pool.nworkers, k = 0, got;
-    while ((got = MG_LOAD_SC(mg_pool.ack)) < want) {
+    int32_t want = mg_pool.n, k = 0, got;
+    while ((got = MG_LOAD_SC(mg_pool.done)) < want) {
         if (++k < mg_pool.spin) continue;
         MG_STORE_SC(mg_pool.main_sleeps, 1);
-        got = MG_LOAD_SC(mg_pool.ack);
-        if (got < want) __builtin_wasm_memory_atomic_wait32(&mg_pool.ack, got, -1);
+        got = MG_LOAD_SC(mg_pool.done);
+        if (got < want) __builtin_wasm_memory_atomic_wait32(&mg_pool.done, got, -1);
         MG_STORE_SC(mg_pool.main_sleeps, 0);
     }
 }
 
 /* Runs the n steps at job (step indices first.. of the caller's program) on every thread: 0 or 1 + index. */
 static int32_t mg_pool_run(const int32_t *job, int32_t n, int32_t first) {
+    int32_t number = mg_pool.seq + 1;
+    MG_STORE_SC(mg_pool.next, (int64_t)number << 32);
     mg_pool.job = job;
     mg_pool.n = n;
     mg_pool.first = first;
     MG_STORE_SC(mg_pool.status, 0);
-    MG_STORE_SC(mg_pool.next, 0);
-    MG_STORE_SC(mg_pool.ack, 0);
-    MG_ADD_SC(mg_pool.seq, 1);
+    MG_STORE_SC(mg_pool.done, 0);
+    MG_STORE_SC(mg_pool.seq, number);
     if (MG_LOAD_SC(mg_pool.sleepers)) __builtin_wasm_memory_atomic_notify(&mg_pool.seq, (uint32_t)mg_pool.nworkers);
-    mg_pool_work(-1);
+    mg_pool_work(-1, number);
     mg_pool_join();
     return MG_LOAD_SC(mg_pool.status);
 }
@@ -183,10 +199,10 @@ static int32_t mg_pool_run(const int32_t *job, int32_t n, int32_t first) {
 /* Before starting the workers: nworkers threads will call mg_worker(0 .. nworkers-1). */
 MG_EXPORT(mg_pool_init) int32_t mg_pool_init(int32_t nworkers, int32_t spin) {
     if (nworkers < 0 || nworkers > MG_MAX_WORKERS) return mg_fail_got("mg_pool_init: nworkers must be in 0..64", nworkers);
-    mg_pool.quit = mg_pool.seq = mg_pool.sleepers = mg_pool.main_sleeps = mg_pool.status = 0;
+    mg_pool.quit = mg_pool.seq = mg_pool.sleepers = mg_pool.main_sleeps = mg_pool.main_in_step = 0;
+    mg_pool.n = mg_pool.done = mg_pool.status = 0;
     mg_pool.spin = spin < 1 ? 1 : spin;
-    for (int32_t i = 0; i < MG_MAX_WORKERS; i++) mg_pool.seen[i] = 0;
-    MG_STORE_SC(mg_pool.ack, nworkers);
+    MG_STORE_SC(mg_pool.next, 0);
     MG_STORE_SC(mg_pool.nworkers, nworkers);
     return 0;
 }
@@ -194,7 +210,9 @@ MG_EXPORT(mg_pool_init) int32_t mg_pool_init(int32_t nworkers, int32_t spin) {
 /* A worker thread's loop (on its own instance and stack): returns 0 when mg_pool_stop is called. After a
  * trap the host calls mg_worker_trapped, resets the instance's stack pointer and calls this again. */
 MG_EXPORT(mg_worker) int32_t mg_worker(int32_t tid) {
-    int32_t seen = MG_LOAD_SC(mg_pool.seen[tid]);
+    int32_t seen = MG_LOAD_SC(mg_pool.seq); /* then quit: a stop before this load is seen, after it wakes us */
+    (void)tid;
+    if (MG_LOAD_SC(mg_pool.quit)) return 0;
     for (;;) {
         int32_t s, k = 0;
         while ((s = MG_LOAD_SC(mg_pool.seq)) == seen) {
@@ -205,24 +223,36 @@ MG_EXPORT(mg_worker) int32_t mg_worker(int32_t tid) {
             k = 0;
         }
         seen = s;
-        MG_STORE_SC(mg_pool.seen[tid], s);
         if (MG_LOAD_SC(mg_pool.quit)) return 0;
-        mg_pool_work(tid);
-        mg_pool_ack();
+        mg_pool_work(tid, s);
     }
 }
 
-/* Called by the host after worker tid trapped in a step: that step is the job's failure, and the worker
- * acks on its own behalf (the other threads finish the job). Returns the step's index. */
+/* Called by the host after worker tid trapped in a step: that step fails the job and counts as done.
+ * Returns the step's index. */
 MG_EXPORT(mg_worker_trapped) int32_t mg_worker_trapped(int32_t tid) {
-    int32_t step = MG_LOAD_SC(mg_pool.running[tid]), zero = 0;
-    __atomic_compare_exchange_n(&mg_pool.status, &zero, 1 + step, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    mg_pool_ack();
+    int32_t step = MG_LOAD_SC(mg_pool.running[tid]);
+    mg_pool_failed(step);
+    mg_pool_count_done();
     return step;
 }
 
-/* After a trap on the main thread: waits for the workers to finish the job it was in, if any. */
+/* After a trap on the main thread: counts the step it was in (if it was in a job's) as done, cancels the
+ * job's unclaimed steps (a worker may never come for them) and waits for the claimed ones. */
 MG_EXPORT(mg_pool_wait) int32_t mg_pool_wait(void) {
+    if (MG_LOAD_SC(mg_pool.main_in_step)) {
+        MG_STORE_SC(mg_pool.main_in_step, 0);
+        mg_pool_failed(mg_main_step);
+        MG_ADD_SC(mg_pool.done, 1);
+    }
+    int64_t c = MG_LOAD_SC(mg_pool.next);
+    while ((int32_t)c < mg_pool.n) {
+        int64_t end = (c >> 32 << 32) | mg_pool.n;
+        if (__atomic_compare_exchange_n(&mg_pool.next, &c, end, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            MG_ADD_SC(mg_pool.done, mg_pool.n - (int32_t)c);
+            break;
+        }
+    }
     mg_pool_join();
     return 0;
 }

@@ -10,9 +10,9 @@ from msgraph.errors import KernelError
 
 from .loader import Instance
 
-# Rounds a waiting thread spins on an atomic load before it sleeps on memory.atomic.wait32: about 50 us
+# Rounds a waiting thread spins on an atomic load before it sleeps on memory.atomic.wait32: ~100-200 us
 # here. A spinning worker answers the next split step in ~5-13 us, a sleeping one in ~22-25 us (DESIGN.md).
-SPIN = 40000
+SPIN = 200000
 
 
 class WorkerPool:

@@ -15,7 +15,8 @@ MIN_SECONDS = 150e-6  # split a step only when one thread would take longer than
 MR = 4  # rows of the GEMM micro-tile: parts of a GEMM or an im2col conv start on a tile
 # single-thread speed of each splittable kernel (FLOP/s, kernels/README.md), to estimate a step's time
 RATE = {"gemm": 30e9, "gemm_packed_b": 33e9, "conv2d_im2col": 30e9, "conv2d_im2col_packed": 32e9,
-        "dwconv2d": 6e9, "conv2d": 8e9}
+        "conv2d_winograd": 45e9, "conv2d_winograd4": 55e9, "dwconv2d": 6e9, "conv2d": 8e9}
+WINOGRAD = {"conv2d_winograd": 16, "conv2d_winograd4": 36}  # transformed weights per output and input channel
 ITEM = {"f32": 4, "f64": 8}
 
 
@@ -60,10 +61,15 @@ def _gemm_parts(ctx: Lowering, s: Step, parts: int, item: int) -> list[Step]:
     return out
 
 
+def _own_scratch(ctx: Lowering, tensors: list) -> list:
+    """The tensors with each scratch buffer replaced by a new one of the same size (one per part)."""
+    return [ctx.new_scratch(ctx.scratch[t[1]]) if t is not None and t[0] == "#scratch" else t for t in tensors]
+
+
 def _conv_parts(ctx: Lowering, s: Step, parts: int, item: int) -> list[Step]:
-    """Convs by images, else (batch 1) by output channels: depthwise channel ranges, im2col / direct conv
-    ranges of whole MR-row tiles (group 1) or whole groups (direct conv). Each im2col part gets scratch or
-    packed weights of its own (the packing init step is split the same way)."""
+    """Convs by images, else (batch 1) by output channels: depthwise channel ranges, im2col / Winograd /
+    direct conv ranges of whole MR-row tiles (group 1) or whole groups (direct conv). Each part gets scratch
+    of its own, and weights packed (transformed) at load too: the init step is split the same way."""
     n, c, h, w, m, oh, ow, kh, kw, g, *_ = s.ints
     op = s.kernel.split("_", 1)[1]
     tensors = list(s.tensors)
@@ -74,10 +80,8 @@ def _conv_parts(ctx: Lowering, s: Step, parts: int, item: int) -> list[Step]:
         for lo, hi in chunks(n, parts):
             ints = list(s.ints)
             ints[0] = hi - lo
-            t = list(tensors)
+            t = _own_scratch(ctx, tensors) if lo > 0 else list(tensors)
             t[0], t[-1] = _at(x, lo * c * h * w * item), _at(y, lo * m * plane)
-            if op == "conv2d_im2col" and lo > 0:
-                t[3] = ctx.new_scratch(ctx.scratch[t[3][1]])
             out.append(replace(s, tensors=tuple(t), ints=tuple(ints)))
         return out
     if op == "dwconv2d":
@@ -100,15 +104,16 @@ def _conv_parts(ctx: Lowering, s: Step, parts: int, item: int) -> list[Step]:
     ranges = chunks(m, parts, MR)
     if len(ranges) < 2:
         return []
-    init = [i for i, t in enumerate(ctx.init_steps) if op == "conv2d_im2col_packed" and t.tensors[1] == tensors[1]]
+    packs = op == "conv2d_im2col_packed" or op in WINOGRAD  # weights packed (transformed) at load
+    init = [i for i, t in enumerate(ctx.init_steps) if packs and t.tensors[1] == tensors[1]]
     for lo, hi in ranges:
         ints = list(s.ints)
         ints[4] = hi - lo
-        t = list(tensors)
+        t = _own_scratch(ctx, tensors) if lo > 0 else list(tensors)
         t[-1] = _at(y, lo * plane)
         t[2] = _at(tensors[2], lo * item)
-        if op == "conv2d_im2col_packed":  # weights packed per part, each part's into a buffer of its own
-            packed_bytes = -(-(hi - lo) // MR) * MR * per_m
+        if packs:  # weights packed per part, each part's into a buffer of its own
+            packed_bytes = -(-(hi - lo) // MR) * MR * (WINOGRAD[op] * c * item if op in WINOGRAD else per_m)
             if lo == 0:
                 ctx.persistent[tensors[1][1]] = packed_bytes
             else:
@@ -118,8 +123,6 @@ def _conv_parts(ctx: Lowering, s: Step, parts: int, item: int) -> list[Step]:
                 ctx.init_steps.append(replace(p, tensors=(_at(p.tensors[0], lo * per_m), t[1]), ints=tuple(ints)))
         else:
             t[1] = _at(tensors[1], lo * per_m)
-            if op == "conv2d_im2col" and lo > 0:
-                t[3] = ctx.new_scratch(-(-(hi - lo) // MR) * MR * per_m)
         out.append(replace(s, tensors=tuple(t), ints=tuple(ints)))
     for i in reversed(init):
         del ctx.init_steps[i]

@@ -79,10 +79,14 @@ def _cache_dir() -> Path:
     return Path(base) / "msgraph"
 
 
-@lru_cache(maxsize=4)
 def module(path: str | None = None, threads: bool = False) -> wasmtime.Module:
     """The compiled kernels module (the package's own, kernels_mt.wasm with `threads`, unless `path` names
     another kernels .wasm); compiled code is cached on disk keyed by the wasm's hash."""
+    return _module(None if path is None else str(path), bool(threads))
+
+
+@lru_cache(maxsize=4)
+def _module(path: str | None, threads: bool) -> wasmtime.Module:
     if path is None:
         wasm = ensure_built("kernels_mt" if threads else "kernels").read_bytes()
     else:
@@ -186,7 +190,7 @@ def instances(min_bytes_after_heap: int, wasm_path: str | None = None, threads: 
     The module's data is initialised once per memory; each worker instance gets a stack of its own at the
     end of the memory (its __stack_pointer set here; Instance.reset_stack puts it back after a trap)."""
     mt = threads > 1
-    mod = module(None if wasm_path is None else str(wasm_path), mt)  # positional: one lru_cache key per build
+    mod = module(wasm_path, mt)
     mem_import = next((i for i in mod.imports if i.module == "env" and i.name == "memory"), None)
     if mem_import is None or not isinstance(mem_import.type, wasmtime.MemoryType):
         raise KernelError("the kernels module does not import env.memory: it is not an msgraph kernels.wasm")

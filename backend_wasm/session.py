@@ -49,7 +49,10 @@ _malloc_trim = None
 
 
 class InferenceSession:
-    """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels."""
+    """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels. threads > 1
+    splits the big GEMM and conv steps over that many threads sharing the arena (same results to the bit;
+    worth it only when that many cores are free); close() stops the worker threads, as garbage collection
+    and interpreter exit do."""
 
     def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, optimize: bool = True,
                  threads: int = 1, **_ignored):

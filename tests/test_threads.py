@@ -15,7 +15,7 @@ import pytest
 import wasmtime
 from conftest import ort_run
 from onnx import TensorProto, helper, numpy_helper
-from onnx_builders import model
+from onnx_builders import model, single
 from test_kernels import conv_ref
 from test_zoo import assert_close
 
@@ -149,6 +149,20 @@ def test_split_convs_are_bit_identical(case, split_all, rng):
     three = run(m, feeds, 3)
     near(one[0], want)
     assert np.array_equal(one[0], two[0]) and np.array_equal(one[0], three[0])
+
+
+@pytest.mark.parametrize(("op", "attrs"), [
+    ("MaxPool", {"kernel_shape": [3, 3], "strides": [2, 2]}),
+    ("MaxPool", {"kernel_shape": [2, 2], "pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1}),
+])
+def test_split_pools_are_bit_identical(op, attrs, split_all, rng):
+    x = rng.standard_normal((2, 5, 17, 19)).astype(np.float32)
+    m = single(op, {"x": x}, **attrs)
+    assert any(s.kernel == "u8_parallel" for s in InferenceSession(m, threads=2).plan({"x": x}).steps)
+    one, two = run(m, {"x": x}, 1), run(m, {"x": x}, 2)
+    near(one[0], ort_run(m, {"x": x})[0])
+    assert np.array_equal(one[0], two[0])
 
 
 # A shape, B shape, constant B, transA, transB, Gemm (else MatMul), C shape

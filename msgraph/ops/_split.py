@@ -1,7 +1,7 @@
 """Splits a lowered node's big kernel steps into independent parts for a threaded host.
 
 Each part is the same kernel on a disjoint slice of the output (images of a batch, rows of a GEMM, output
-channels of a conv) at offset addresses, so every output element is computed exactly as by the whole step:
+channels of a conv, planes of a pool) at offset addresses, so every output element is computed exactly as by the whole step:
 results are bit-identical on any number of threads. A `u8_parallel` step before the parts tells a threaded
 kernels module that it may run them at once; elsewhere it does nothing. Only steps whose estimated time
 dwarfs a dispatch (10-25 us, DESIGN.md) are split. Knows the kernels' ABI (kernels/ABI.md), not graphs."""
@@ -15,9 +15,10 @@ MIN_SECONDS = 150e-6  # split a step only when one thread would take longer than
 MR = 4  # rows of the GEMM micro-tile: parts of a GEMM or an im2col conv start on a tile
 # single-thread speed of each splittable kernel (FLOP/s, kernels/README.md), to estimate a step's time
 RATE = {"gemm": 30e9, "gemm_packed_b": 33e9, "conv2d_im2col": 30e9, "conv2d_im2col_packed": 32e9,
-        "conv2d_winograd": 45e9, "conv2d_winograd4": 55e9, "dwconv2d": 6e9, "conv2d": 8e9}
+        "conv2d_winograd": 45e9, "conv2d_winograd4": 55e9, "dwconv2d": 6e9, "conv2d": 8e9,
+        "maxpool2d": 2.4e9, "avgpool2d": 2.4e9}  # pools: window taps per second
 WINOGRAD = {"conv2d_winograd": 16, "conv2d_winograd4": 36}  # transformed weights per output and input channel
-ITEM = {"f32": 4, "f64": 8}
+ITEM = {"f32": 4, "f64": 8, "i8": 1, "u8": 1}
 
 
 def chunks(n: int, parts: int, align: int = 1) -> list[tuple[int, int]]:
@@ -129,8 +130,20 @@ def _conv_parts(ctx: Lowering, s: Step, parts: int, item: int) -> list[Step]:
     return out
 
 
+def _pool_parts(ctx: Lowering, s: Step, parts: int, item: int) -> list[Step]:
+    """Pools by planes (images x channels)."""
+    nc, h, w, oh, ow, *_ = s.ints
+    x, y = s.tensors
+    return [replace(s, tensors=(_at(x, lo * h * w * item), _at(y, lo * oh * ow * item)), ints=(hi - lo, *s.ints[1:]))
+            for lo, hi in chunks(nc, parts)]
+
+
 def _flops(s: Step) -> int:
+    """Multiply-adds x 2 (pools: window taps)."""
     op = s.kernel.split("_", 1)[1]
+    if op.endswith("pool2d"):
+        nc, _h, _w, oh, ow, kh, kw, *_ = s.ints
+        return nc * oh * ow * kh * kw
     if op.startswith("gemm"):
         m, n, k, *_ = s.ints
         return 2 * m * n * k * s.ints[9]
@@ -145,7 +158,7 @@ def split_steps(ctx: Lowering, parts: int) -> None:
         dtype, op = s.kernel.split("_", 1)
         pieces = []
         if op in RATE and dtype in ITEM and _flops(s) / RATE[op] >= MIN_SECONDS:
-            rule = _gemm_parts if op.startswith("gemm") else _conv_parts
+            rule = _gemm_parts if op.startswith("gemm") else _pool_parts if op.endswith("pool2d") else _conv_parts
             pieces = rule(ctx, s, parts, ITEM[dtype])
         if len(pieces) >= 2:
             steps.append(Step(s.node, s.op, "u8_parallel", (), (len(pieces),)))

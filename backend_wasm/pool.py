@@ -11,7 +11,8 @@ from msgraph.errors import KernelError
 from .loader import Instance
 
 # Rounds a waiting thread spins on an atomic load before it sleeps on memory.atomic.wait32: ~100-200 us
-# here. A spinning worker answers the next split step in ~5-13 us, a sleeping one in ~22-25 us (DESIGN.md).
+# here, enough to bridge the unsplit steps between two groups. A spinning worker joins a group within ~1 us
+# (kernels/README.md, Threads); a sleeping one first needs a futex wake-up (~25 us, more on a busy machine).
 SPIN = 200000
 
 

@@ -121,8 +121,8 @@ class InferenceSession:
                 g = infer(g, dict(zip(g.inputs, shapes)), {n: feeds[n] for n in self._by_value})
             if self._optimize:
                 g = optimize_graph(g, keep=outputs)
-            plan = build_plan(g, list(outputs), self._threads)
-            ex = self._cache[key] = Executor(plan, self._kernels, self._threads, own_weights=True)
+            ex = self._cache[key] = Executor(build_plan(g, list(outputs), self._threads), self._kernels,
+                                             self._threads, own_weights=True)
             if len(self._cache) > self._max:
                 _, old = self._cache.popitem(last=False)
                 old.close()

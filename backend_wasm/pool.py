@@ -66,7 +66,8 @@ def _work(pool_ref: weakref.ref, inst: Instance, tid: int) -> None:
 
 
 def _stop(main: Instance, threads: list[threading.Thread]) -> None:
+    """Idle workers return at once; the timeout only keeps interpreter exit from ever hanging on one."""
     main.exports["mg_pool_stop"](main.store)
     for t in threads:
         if t is not threading.current_thread():
-            t.join()
+            t.join(timeout=10)

@@ -28,7 +28,7 @@ from msgraph.errors import KernelError
 from msgraph.onnx_export import to_onnx
 from msgraph.ops import _split
 from msgraph.passes import optimize
-from msgraph.plan import build_plan
+from msgraph.plan import Plan, build_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -313,3 +313,16 @@ def test_bench_reports_threads_for_both_engines():
     r = bench(str(ROOT / "models" / "lenet5.onnx"), vs="onnxruntime", threads=2, repeat=3, warmup=1)
     assert r["msgraph"]["threads"] == 2 and r["onnxruntime"]["threads"] == 2
     assert r["max_abs_diff"] < 1e-4
+
+
+def test_split_plan_survives_json(split_all, rng):
+    m, feeds, want = conv_model(1, 16, 20, 23, 24, 5, 2, 2, 1, True, True, None, rng)
+    g = optimize(InferenceSession(m).graph)
+    plan = build_plan(g, threads=2)
+    again = Plan.from_json(plan.to_json(), bytes(plan.weights))
+    assert again.steps == plan.steps and any(s.kernel == "u8_parallel" for s in again.steps)
+    ex = Executor(again, threads=2)
+    got = ex(feeds)[0]
+    ex.close()
+    near(got, want)
+    assert np.array_equal(got, Executor(build_plan(g))(feeds)[0])

@@ -1,4 +1,5 @@
-"""Hatch build hook: compiles kernels/*.c into backend_wasm/kernels.wasm for wheels and editable installs."""
+"""Hatch build hook: compiles kernels/*.c into backend_wasm/kernels.wasm and kernels_mt.wasm (the threaded
+build) for wheels and editable installs."""
 from __future__ import annotations
 
 import importlib.util
@@ -16,4 +17,4 @@ class KernelBuildHook(BuildHookInterface):
         build = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(build)
         build.build(root / "kernels", root / "backend_wasm")
-        build_data["artifacts"] += ["backend_wasm/kernels.wasm", "backend_wasm/kernels.sha256"]
+        build_data["artifacts"] += [f"backend_wasm/{v}.{ext}" for v in build.VARIANTS for ext in ("wasm", "sha256")]

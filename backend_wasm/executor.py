@@ -17,6 +17,7 @@ from msgraph.errors import InputError, KernelError
 from msgraph.plan import Binding, Plan, write_weights
 
 from . import loader
+from .pool import WorkerPool
 
 _I32 = wasmtime.ValType.i32()
 
@@ -32,10 +33,19 @@ def _unchecked_call():
 _CALL = _unchecked_call()
 
 
+class _Trapped(KernelError):
+    """A trap in mg_run; .step: the index of the step the calling thread was in (None if the module cannot
+    say), for the executor to name its node."""
+
+    def __init__(self, message: str, step: int | None):
+        super().__init__(message)
+        self.step = step
+
+
 class _RawRun:
     """mg_run(program, n_steps) -> status, called without wasmtime-py's per-call type checks."""
 
-    def __init__(self, inst: loader.Instance, program: int, n_steps: int):
+    def __init__(self, inst: loader.Instance, program: int, n_steps: int, on_trap=None):
         ty = inst.run.type(inst.store)
         if [str(p) for p in ty.params] != [str(_I32)] * 2 or [str(r) for r in ty.results] != [str(_I32)]:
             raise KernelError(f"kernels.wasm exports mg_run with type {ty.params} -> {ty.results}, "
@@ -48,6 +58,8 @@ class _RawRun:
         self._args = (program, n_steps)
         self._trap = ctypes.c_void_p()
         self._trap_ref = ctypes.byref(self._trap)
+        self._on_trap = on_trap  # called before a trap is raised (the threaded executor's clean-up)
+        self._current = inst.exports.get("mg_current_step")
 
     def __call__(self) -> int:
         a0 = self._a0
@@ -70,9 +82,20 @@ class _RawRun:
         if self._trap.value:
             trap = wasmtime.Trap._from_ptr(ctypes.cast(self._trap.value, ctypes.POINTER(ffi.wasm_trap_t)))
             self._trap.value = None
-            raise KernelError(f"a kernel trapped while running the plan: {trap}")
+            if self._on_trap is not None:
+                self._on_trap()
+            step = self._current(self._inst.store) if self._current is not None else None
+            raise _Trapped(f"a kernel trapped while running the plan: {trap}", step)
         error = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t)))
         raise KernelError(f"running the plan failed: {error}")
+
+
+def _named(e: _Trapped, steps) -> KernelError:
+    """The trap as a KernelError naming the node of the step it happened in, when known."""
+    if e.step is None or not 0 <= e.step < len(steps):
+        return e
+    s = steps[e.step]
+    return KernelError(f"node '{s.node}' ({s.op}), kernel {s.kernel}: {e}")
 
 
 class ArenaBytes(np.ndarray):
@@ -90,15 +113,25 @@ class Executor:
     """set_input / run / get_output over one arena. Not thread-safe: one Executor per thread. The plan's
     init steps (packing constant weights into persistent buffers) run once here, at load.
 
+    threads > 1 runs kernels_mt.wasm on a shared arena with threads - 1 worker threads (backend_wasm.pool)
+    that take their share of each u8_parallel group (a plan built with build_plan(..., threads=N));
+    close() stops them (so does garbage collection or interpreter exit).
+
     After loading, `plan.weights` is a read-only view of the constants region of the arena (the plan's own
     copy is dropped), so a planned model holds its weights once. With `own_weights` the caller hands the
     plan over: its host copies of the weights go as they are written, before the init steps fill the
     persistent buffers (lower peak memory at load), and the plan object passed in cannot be loaded again."""
 
-    def __init__(self, plan: Plan, kernels: str | None = None, *, own_weights: bool = False):
+    def __init__(self, plan: Plan, kernels: str | None = None, threads: int = 1, *, own_weights: bool = False):
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
         n_words = sum(3 + len(s.tensors) + len(s.ints) for s in (*plan.steps, *plan.init_steps))
         program_offset = align_up(plan.total_bytes)
-        self._inst = inst = loader.instantiate(program_offset + 4 * n_words + 64, kernels)
+        instances = loader.instances(program_offset + 4 * n_words + 64, kernels, threads)
+        self._inst = inst = instances[0]
+        self.threads = threads
+        self._pool = WorkerPool(instances) if threads > 1 else None
+        del instances
         self.base = align_up(inst.heap_base)
         missing = sorted({s.kernel for s in (*plan.steps, *plan.init_steps)} - set(inst.opcodes))
         if missing:
@@ -116,13 +149,16 @@ class Executor:
         del plan
         start = self.base + program_offset
         self._memory[start:start + program.nbytes] = program.view(np.uint8)
-        self._call = _RawRun(inst, start, len(self.plan.steps))
+        self._call = _RawRun(inst, start, len(self.plan.steps), self._pool and self._pool.after_trap)
         self._program_start = start
         if self.plan.init_steps:  # once, now that the constants are in place (after the run program)
             init = self.plan.encode_program(inst.opcodes, self.base, self.plan.init_steps)
             init_start = start + program.nbytes
             self._memory[init_start:init_start + init.nbytes] = init.view(np.uint8)
-            status = self._call.call(init_start, len(self.plan.init_steps))
+            try:
+                status = self._call.call(init_start, len(self.plan.init_steps))
+            except _Trapped as e:
+                raise _named(e, self.plan.init_steps) from None
             if status:
                 step = self.plan.init_steps[status - 1]
                 raise KernelError(f"node '{step.node}' ({step.op}), init kernel {step.kernel}: "
@@ -161,11 +197,24 @@ class Executor:
             raise InputError(f"input '{name}' must have shape {list(view.shape)}, got {list(array.shape)}")
         view[...] = array
 
+    def _error(self) -> str:
+        """The failing kernel's message (or the trap of a worker thread)."""
+        trap = self._pool and self._pool.take_trap()
+        return f"a kernel trapped in a worker thread: {trap}" if trap else self._inst.error_text()
+
     def run(self) -> None:
-        status = self._call()
+        try:
+            status = self._call()
+        except _Trapped as e:
+            raise _named(e, self.plan.steps) from None
         if status:
             step = self.plan.steps[status - 1]
-            raise KernelError(f"node '{step.node}' ({step.op}), kernel {step.kernel}: {self._inst.error_text()}")
+            raise KernelError(f"node '{step.node}' ({step.op}), kernel {step.kernel}: {self._error()}")
+
+    def close(self) -> None:
+        """Stops the worker threads (threads > 1); the executor can still run, on one thread."""
+        if self._pool is not None:
+            self._pool.close()
 
     def get_output(self, name: str) -> np.ndarray:
         if name not in self._outputs:
@@ -208,10 +257,13 @@ class Executor:
         for _ in range(max(1, repeat)):
             for g, (node, op, kernels, addr, n) in enumerate(groups):
                 t = clock()
-                status = call(addr, n)
+                try:
+                    status = call(addr, n)
+                except _Trapped as e:
+                    raise KernelError(f"node '{node}' ({op}), kernels {kernels}: {e}") from None
                 times[g].append(clock() - t)
                 if status:
-                    raise KernelError(f"node '{node}' ({op}), kernels {kernels}: {self._inst.error_text()}")
+                    raise KernelError(f"node '{node}' ({op}), kernels {kernels}: {self._error()}")
             t = clock()
             call(self._program_start, 0)
             empty.append(clock() - t)

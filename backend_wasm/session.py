@@ -49,10 +49,13 @@ _malloc_trim = None
 
 
 class InferenceSession:
-    """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels."""
+    """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels. threads > 1
+    splits the big GEMM and conv steps over that many threads sharing the arena (same results to the bit;
+    worth it only when that many cores are free); close() stops the worker threads, as garbage collection
+    and interpreter exit do."""
 
     def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, optimize: bool = True,
-                 **_ignored):
+                 threads: int = 1, **_ignored):
         graph: Graph = model if isinstance(model, Graph) else import_onnx(model)
         self._source = model  # re-imported only to plan a value the optimised graph folded away
         self._names = frozenset(graph.values)
@@ -60,6 +63,9 @@ class InferenceSession:
         self._max = max_cached_plans
         self._kernels = kernels  # another kernels .wasm (default: the package's own)
         self._optimize = optimize  # msgraph.passes.optimize before planning (fusions, folds)
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+        self._threads = threads  # > 1: big kernels split over worker threads sharing the arena (Executor)
         self._by_value = ops.value_inputs(graph)  # inputs an op needs as constants: bound per value
         self._fast: dict[tuple, Executor] = {}  # requested outputs -> the executor last used for them
         if not self._by_value and all(v.type.is_static for v in graph.values.values()):
@@ -81,11 +87,11 @@ class InferenceSession:
         the persistent buffers (packed / transformed weights)."""
         g = holder.pop()  # the only reference: the constants go when this function drops them
         outputs = tuple(g.outputs)
-        plan = build_plan(g, list(outputs))
+        plan = build_plan(g, list(outputs), self._threads)
         placed = {k for k, v in g.values.items() if v.const is not None and k in plan.values}
         g = g.replace(values={k: Value(k, v.type) if k in placed else v for k, v in g.values.items()})
         _release_freed_memory()
-        ex = Executor(plan, self._kernels, own_weights=True)
+        ex = Executor(plan, self._kernels, self._threads, own_weights=True)
         del plan
         values = dict(g.values)
         for k in placed:
@@ -115,9 +121,11 @@ class InferenceSession:
                 g = infer(g, dict(zip(g.inputs, shapes)), {n: feeds[n] for n in self._by_value})
             if self._optimize:
                 g = optimize_graph(g, keep=outputs)
-            ex = self._cache[key] = Executor(build_plan(g, list(outputs)), self._kernels, own_weights=True)
+            ex = self._cache[key] = Executor(build_plan(g, list(outputs), self._threads), self._kernels,
+                                             self._threads, own_weights=True)
             if len(self._cache) > self._max:
                 _, old = self._cache.popitem(last=False)
+                old.close()
                 self._fast = {k: v for k, v in self._fast.items() if v is not old}
         self._cache.move_to_end(key)
         return ex
@@ -145,6 +153,11 @@ class InferenceSession:
             shapes.append(tuple(array.shape))
         values = tuple(np.asarray(input_feed[n]).tobytes() for n in self._by_value)
         return self._executor(tuple(shapes), values, outputs, input_feed)
+
+    def close(self) -> None:
+        """Stops the worker threads of every executor (threads > 1); garbage collection does it too."""
+        for ex in self._cache.values():
+            ex.close()
 
     def plan(self, input_feed: dict, output_names=None):
         """The msgraph.plan.Plan that run() uses for feeds like these."""

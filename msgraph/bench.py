@@ -74,7 +74,7 @@ def _worker_msgraph(model: str, args) -> tuple[dict, list]:
 
     base_rss = _peak_rss_mb()
     t0 = time.perf_counter()
-    sess = InferenceSession(model)
+    sess = InferenceSession(model, threads=args.threads or 1)
     inputs = [(i.name, sess.graph.values[i.name].type.dtype.np, i.shape) for i in sess.get_inputs()]
     feeds = random_feeds(inputs)
     outs = sess.run(None, feeds)
@@ -84,10 +84,11 @@ def _worker_msgraph(model: str, args) -> tuple[dict, list]:
     rep = ex.plan.report()
     res = {"engine": "msgraph", "first_run_ms": first * 1e3, **_stats(times),
            "arena_bytes": rep["arena_bytes"], "lower_bound_bytes": rep["lower_bound_bytes"],
-           "weights_bytes": rep["weights_bytes"], "n_steps": rep["n_steps"], "threads": 1}
+           "weights_bytes": rep["weights_bytes"], "n_steps": rep["n_steps"], "threads": args.threads or 1}
     if args.profile:
         res["profile"] = [list(p) for p in ex.profile(max(3, min(args.repeat, 20)))]
     res["peak_rss_mb"], res["base_rss_mb"] = _peak_rss_mb(), base_rss
+    sess.close()
     return res, outs
 
 
@@ -156,7 +157,9 @@ def _spawn(engine: str, model: str, args, outputs: str) -> dict:
 
 def bench(model: str, *, vs: str | None = None, threads: int = 0, repeat: int = 50, warmup: int = 5,
           profile: bool = False) -> dict:
-    """Measures `model` (an .onnx path) on msgraph and, with vs="onnxruntime", on onnxruntime too."""
+    """Measures `model` (an .onnx path) on msgraph and, with vs="onnxruntime", on onnxruntime too; `threads`
+    (0 = 1) is msgraph's thread count (its big kernels split over worker threads) and onnxruntime's intra-op
+    threads."""
     import argparse
 
     if not Path(model).is_file():

@@ -221,7 +221,9 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="latency, first-run time and peak memory (optionally against onnxruntime)")
     b.add_argument("model", help="an .onnx file")
     b.add_argument("--vs", choices=["onnxruntime"], help="measure onnxruntime too, in the same run")
-    b.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (default 1)")
+    b.add_argument("--threads", type=int, default=0,
+                   help="threads of msgraph (big kernels split over worker threads) and of onnxruntime's intra-op "
+                        "pool (default 1)")
     b.add_argument("--repeat", type=int, default=50, help="timed runs (default 50)")
     b.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
     b.add_argument("--profile", action="store_true", help="time per op type (each node run on its own)")

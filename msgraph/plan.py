@@ -15,6 +15,7 @@ from . import ops
 from .arena import ALIGN, Interval, align_up, lower_bound, place
 from .errors import GraphError, PlanError
 from .ir import Graph
+from .ops._split import split_steps
 from .schedule import needed_nodes, topological_order
 
 FORMAT = 1
@@ -213,8 +214,10 @@ def _place_views(order, lowered, buffers: _Buffers, members: dict[str, set[str]]
         ctx.steps.clear()
 
 
-def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
-    """Schedules, lowers and places `graph`; `outputs` may name any value (default: the graph outputs)."""
+def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1) -> Plan:
+    """Schedules, lowers and places `graph`; `outputs` may name any value (default: the graph outputs).
+    threads > 1 splits the big GEMM and conv steps into that many independent parts behind a u8_parallel
+    step (msgraph.ops._split), for a threaded host; the results are the same bits as with threads=1."""
     outputs = list(graph.outputs if outputs is None else outputs)
     for o in outputs:
         if o not in graph.values:
@@ -237,6 +240,8 @@ def build_plan(graph: Graph, outputs: list[str] | None = None) -> Plan:
             buffers.join(node.outputs[0], node.inputs[0])
         else:
             d.lower(ctx)
+            if threads > 1:
+                split_steps(ctx, threads)
         lowered.append(ctx)
 
     # lifetimes in node positions: graph inputs from -1, requested outputs to len(order)

@@ -1,7 +1,9 @@
 """Runs `msgraph bench --vs onnxruntime` over models/*.onnx and the zoo models (written to ONNX on the fly)
 and writes bench/results.md, the table the README shows, with the host overhead per run.
 
-Run: python bench/run_all.py [--repeat 30] [--only resnet18,mlp] [--out bench/results.md]"""
+Run: python bench/run_all.py [--repeat 30] [--threads 1,2] [--only resnet18,mlp] [--out bench/results.md]
+(one table per thread count: msgraph's big kernels split over that many threads, onnxruntime with as many
+intra-op threads)."""
 from __future__ import annotations
 
 import argparse
@@ -63,29 +65,35 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--only", default="", help="comma-separated model names")
+    ap.add_argument("--threads", default="1", help="comma-separated thread counts, one table each")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
+    counts = [int(t) for t in args.threads.split(",")]
     from backend_wasm import loader
 
-    loader.module()  # build and compile kernels.wasm now, so no first-run figure includes a rebuild
+    for t in counts:  # build and compile the kernels now, so no first-run figure includes a rebuild
+        loader.module(threads=t > 1)
     lines = ["# Benchmarks", "",
-             (f"`python bench/run_all.py --repeat {args.repeat}` on {platform.machine()}, "
-              f"{platform.python_version()}, batch 1, one thread each; each engine measured in its own process. "
+             (f"`python bench/run_all.py --repeat {args.repeat} --threads {args.threads}` on {platform.machine()}, "
+              f"{platform.python_version()}, batch 1; each engine measured in its own process. "
               "msgraph runs WebAssembly SIMD128 kernels under wasmtime; onnxruntime is native code with all graph "
-              "optimisations on."), "",
-             ("| model | msgraph median ms (p10-p90) | onnxruntime median ms (p10-p90) | ratio | first run ms "
-              "(load + 1 run) msgraph / ort | peak RSS MB msgraph / ort | arena / lower bound MB | max abs diff |"),
-             "|---|---|---|---|---|---|---|---|"]
+              "optimisations on.")]
     with tempfile.TemporaryDirectory(prefix="msgraph-models-") as tmp:
-        for name, path in model_files(Path(tmp), only):
-            if isinstance(path, str):
-                lines.append(f"| {name} | error: {path[:120]} |||||||")
-                print(name, path, flush=True)
-                continue
-            r = bench(str(path), vs="onnxruntime", repeat=args.repeat, warmup=args.warmup)
-            lines.append(row(name, r))
-            print(lines[-1], flush=True)
+        files = model_files(Path(tmp), only)
+        for t in counts:
+            lines += ["", f"## {t} thread{'s' if t > 1 else ''} (msgraph and onnxruntime)", "",
+                      ("| model | msgraph median ms (p10-p90) | onnxruntime median ms (p10-p90) | ratio | first run ms "
+                       "(load + 1 run) msgraph / ort | peak RSS MB msgraph / ort | arena / lower bound MB | max abs diff |"),
+                      "|---|---|---|---|---|---|---|---|"]
+            for name, path in files:
+                if isinstance(path, str):
+                    lines.append(f"| {name} | error: {path[:120]} |||||||")
+                    print(name, path, flush=True)
+                    continue
+                r = bench(str(path), vs="onnxruntime", threads=t, repeat=args.repeat, warmup=args.warmup)
+                lines.append(row(name, r))
+                print(lines[-1], flush=True)
     lines += ["", "## Host overhead per run (`python bench/host_overhead.py`)", "", "```", host_overhead(), "```", ""]
     out = Path(args.out)
     old = out.read_text() if out.exists() else ""

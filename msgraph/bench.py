@@ -57,15 +57,24 @@ def random_feeds(inputs: list[tuple[str, str, list]]) -> dict[str, np.ndarray]:
     return feeds
 
 
+MIN_WARMUP_S, MIN_TIMED_S = 0.2, 1.0  # small models get more runs: a few dozen of a 50 us run say little
+
+
 def _time_runs(run, warmup: int, repeat: int) -> list[float]:
-    for _ in range(warmup):
-        run()
-    times = []
+    """Per-run seconds: `warmup` runs (and at least MIN_WARMUP_S of them) untimed, then `repeat` timed
+    runs, continued until they add up to MIN_TIMED_S."""
     clock = time.perf_counter
-    for _ in range(repeat):
+    start, n = clock(), 0
+    while n < warmup or clock() - start < MIN_WARMUP_S:
+        run()
+        n += 1
+    times: list[float] = []
+    total = 0.0
+    while len(times) < repeat or total < MIN_TIMED_S:
         t = clock()
         run()
         times.append(clock() - t)
+        total += times[-1]
     return times
 
 
@@ -198,7 +207,9 @@ def profile_table(profile: list) -> list[tuple[str, str, int, float]]:
 
 def format_result(r: dict) -> str:
     engines = [e for e in ENGINES if e in r]
-    lines = [f"model: {r['model']}  ({r['repeat']} runs after {r['warmup']} warm-up)"]
+    runs = "/".join(str(r[e]["runs"]) for e in engines if "runs" in r[e])
+    lines = [f"model: {r['model']}  ({runs or r['repeat']} timed runs, at least {r['repeat']} and "
+             f"{MIN_TIMED_S:g} s, after {r['warmup']} warm-up)"]
     for e in engines:
         if "error" in r[e]:
             lines.append(f"{e}: error: {r[e]['error']}")

@@ -138,7 +138,6 @@ class Executor:
             raise KernelError(f"kernels.wasm lacks the kernels {', '.join(missing)}: rebuild it")
         program = plan.encode_program(inst.opcodes, self.base)
         buffer = inst.buffer()
-        loader.advise_huge_pages(ctypes.addressof(buffer), len(buffer))  # before the first write into it
         buffer.keepalive = inst  # numpy views of the arena keep the store (the memory's owner) alive
         self._memory = np.frombuffer(buffer, dtype=np.uint8)  # valid for life: memory never grows
         n_weights = len(plan.weights)

@@ -222,34 +222,3 @@ def instances(min_bytes_after_heap: int, wasm_path: str | None = None, threads: 
     assert insts[0].heap_base <= static_pages * PAGE, "module data outgrew its declared memory"
     return insts
 
-
-_HUGE_PAGE = 1 << 21
-_MADV_HUGEPAGE = 14
-
-
-@lru_cache(maxsize=1)
-def _madvise():
-    """libc's madvise on Linux (None elsewhere, or when it cannot be found)."""
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).madvise
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
-    return fn
-
-
-def advise_huge_pages(address: int, nbytes: int) -> bool:
-    """Asks Linux to back [address, address + nbytes) with transparent huge pages (the kernel's default is
-    "madvise", and wasmtime does not ask): loading ResNet-18 then takes ~20,000 fewer page faults (weights,
-    packed weights, arena), and the kernels fewer TLB misses. Best effort: False where unsupported."""
-    madvise = _madvise()
-    start = -(-address // _HUGE_PAGE) * _HUGE_PAGE
-    length = (address + nbytes - start) // _HUGE_PAGE * _HUGE_PAGE
-    if madvise is None or length <= 0:
-        return False
-    return madvise(start, length, _MADV_HUGEPAGE) == 0

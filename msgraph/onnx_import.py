@@ -45,9 +45,9 @@ def _parse_mapped(path: Path) -> onnx.ModelProto:
     the whole file (for ResNet-18, 47 MB fewer to allocate and fault in); external data is then loaded
     from beside the file, as onnx.load does."""
     model = onnx.ModelProto()
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        with memoryview(mapped) as view:
-            model.ParseFromString(view)
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped, \
+            memoryview(mapped) as view:
+        model.ParseFromString(view)
     load_external_data_for_model(model, str(path.parent))
     return model
 

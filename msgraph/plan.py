@@ -189,6 +189,11 @@ class _Buffers:
             self.parent[rc] = (rt, self.offset(target) + at - self.offset(child))
 
 
+def _own_buffer(v: str, group: set[str], buffers: _Buffers, T: dict, fixed: set) -> bool:
+    """Whether v's buffer holds v alone: no constant, every value in it at offset 0 and of v's size."""
+    return not group & fixed and all(buffers.offset(m) == 0 and T[m].nbytes == T[v].nbytes for m in group)
+
+
 def _place_views(order, lowered, buffers: _Buffers, members: dict[str, set[str]], T: dict, fixed: set) -> None:
     """Where an op's output 0 is just its inputs laid side by side (an op's `views`, e.g. a Concat with
     nothing but unit dims before its axis), each input is produced straight into its place in the output
@@ -201,11 +206,8 @@ def _place_views(order, lowered, buffers: _Buffers, members: dict[str, set[str]]
         out = node.outputs[0]
         if at is None or len({buffers.find(v) for v in node.inputs}) != len(node.inputs):
             continue  # an input twice, or two inputs in one buffer (an alias of the other)
-        def own(v: str) -> bool:
-            group = members[buffers.find(v)]
-            return (buffers.find(v) != buffers.find(out) and not group & fixed
-                    and all(buffers.offset(m) == 0 and T[m].nbytes == T[v].nbytes for m in group))
-        if not all(own(v) for v in node.inputs):
+        if not all(buffers.find(v) != buffers.find(out)
+                   and _own_buffer(v, members[buffers.find(v)], buffers, T, fixed) for v in node.inputs):
             continue
         for v, off in zip(node.inputs, at):
             group = members.pop(buffers.find(v))

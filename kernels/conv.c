@@ -115,28 +115,17 @@
     } \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
-        int32_t N = p[0], C = p[1], H = p[2], W = p[3], M = p[4], OH = p[5], OW = p[6], KH = p[7], KW = p[8]; \
-        int32_t G = p[9], pt = p[10], pl = p[11], sh = p[12], sw = p[13], dh = p[14], dw = p[15]; \
-        mg_act act = mg_act_from(p[16], p[17], p[18]); \
-        MG_CHECK(N >= 0 && C >= 0 && H >= 0 && W >= 0 && M >= 0 && OH >= 0 && OW >= 0, MG_NAME(dt, op), \
-                 "N, C, H, W, M, OH, OW must be >= 0"); \
-        MG_CHECK(KH >= 1 && KW >= 1, MG_NAME(dt, op), "KH and KW must be >= 1"); \
-        MG_CHECK_GOT(G >= 1 && C % G == 0 && M % G == 0, MG_NAME(dt, op), \
-                     "group must be >= 1 and divide C and M", G); \
-        MG_CHECK(pt >= 0 && pl >= 0, MG_NAME(dt, op), "pads must be >= 0"); \
-        MG_CHECK(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1, MG_NAME(dt, op), "strides and dilations must be >= 1"); \
-        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
+        MG_CONV_PARAMS(dt, op); \
         const T *x = (const T *)(uintptr_t)t[0], *w = (const T *)(uintptr_t)t[1]; \
         const T *bias = (const T *)(uintptr_t)t[2]; \
         T *y = (T *)(uintptr_t)t[3]; \
-        mg_conv_geom g = {C, H, W, KH, KW, C / G, pt, pl, sh, sw, dh, dw, act}; \
         int32_t Mg = M / G; \
-        ptrdiff_t plane = (ptrdiff_t)OH * OW, w_m = (ptrdiff_t)g.Cg * KH * KW; \
+        ptrdiff_t plane = (ptrdiff_t)OH * OW, w_m = (ptrdiff_t)geo.Cg * KH * KW; \
         for (int32_t n = 0; n < N; n++) \
             for (int32_t m = 0; m < M;) { \
                 int NM = (m % Mg) + MG_CONV_NM <= Mg ? MG_CONV_NM : 1; /* channels of one group at a time */ \
-                const T *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)(m / Mg) * g.Cg) * H * W; \
-                mg_conv_rows_##dt(&g, y + ((ptrdiff_t)n * M + m) * plane, OH, OW, xg, w + m * w_m, \
+                const T *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)(m / Mg) * geo.Cg) * H * W; \
+                mg_conv_rows_##dt(&geo, y + ((ptrdiff_t)n * M + m) * plane, OH, OW, xg, w + m * w_m, \
                                   bias ? bias + m : 0, NM); \
                 m += NM; \
             } \

@@ -49,10 +49,17 @@ def _shape_overrides(specs: list[str]) -> dict[str, tuple[int, ...]]:
     return out
 
 
+def _positive_int(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from backend_wasm.session import InferenceSession  # the CLI is the one place that picks the backend
 
-    sess = InferenceSession(args.model)
+    sess = InferenceSession(args.model, threads=args.threads)
     names = [i.name for i in sess.get_inputs()]
     feeds: dict[str, np.ndarray] = {}
     for spec in args.input:
@@ -72,6 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         listed = ", ".join(f"{i.name} {i.type} {i.shape}" for i in missing)
         raise InputError(f"missing inputs: {listed} (give --input NAME=FILE.npy, or --random)")
     outputs = sess.run(args.output or None, feeds)
+    sess.close()  # the worker threads, if any
     names = args.output or [o.name for o in sess.get_outputs()]
     if args.save:
         np.savez(args.save, **dict(zip(names, outputs)))
@@ -205,6 +213,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--random", action="store_true", help="feed seeded random data to inputs not given")
     r.add_argument("--save", metavar="FILE.npz", help="also save the outputs to an .npz archive")
     r.add_argument("--json", action="store_true", help="print the outputs as one JSON object")
+    r.add_argument("--threads", type=_positive_int, default=1,
+                   help="split the big kernels over this many threads sharing the arena (default 1)")
     r.set_defaults(func=cmd_run)
     pl = sub.add_parser("plan", help="show the execution plan: steps, arena offsets, memory report")
     pl.add_argument("model")

@@ -32,6 +32,18 @@ def test_run_prints_and_saves(lenet_file, tmp_path, capsys, rng):
     assert got["p1"]["shape"] == [1, 6, 14, 14]
 
 
+def test_run_on_two_threads_saves_the_same_outputs(lenet_file, tmp_path, capsys, rng):
+    _, path = lenet_file
+    np.save(tmp_path / "x.npy", rng.standard_normal((1, 1, 28, 28)).astype(np.float32))
+    for t in ("1", "2"):
+        assert cli.main(["run", str(path), "--input", str(tmp_path / "x.npy"), "--threads", t,
+                         "--save", str(tmp_path / f"out{t}.npz")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "out1.npz")["logits"], np.load(tmp_path / "out2.npz")["logits"])
+    with pytest.raises(SystemExit):
+        cli.main(["run", str(path), "--random", "--threads", "0"])
+    assert "must be >= 1" in capsys.readouterr().err
+
+
 def test_run_reports_missing_inputs(lenet_file, capsys):
     _, path = lenet_file
     assert cli.main(["run", str(path)]) == 1

@@ -13,7 +13,7 @@ from msgraph import ops
 from msgraph.errors import InputError
 from msgraph.infer import infer
 from msgraph.ir import Graph, Value
-from msgraph.onnx_import import import_onnx
+from msgraph.onnx_import import detach_weights, import_onnx
 from msgraph.passes import optimize as optimize_graph
 from msgraph.plan import build_plan
 
@@ -56,7 +56,7 @@ class InferenceSession:
 
     def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, optimize: bool = True,
                  threads: int = 1, **_ignored):
-        graph: Graph = model if isinstance(model, Graph) else import_onnx(model)
+        graph: Graph = model if isinstance(model, Graph) else import_onnx(model, map_weights=True)
         self._source = model  # re-imported only to plan a value the optimised graph folded away
         self._names = frozenset(graph.values)
         self._cache: OrderedDict[tuple, Executor] = OrderedDict()
@@ -76,9 +76,9 @@ class InferenceSession:
                 _release_freed_memory()
             holder = [graph]
             del graph
-            self.graph = self._load_static(holder)
+            self.graph = detach_weights(self._load_static(holder))  # (constants no plan placed)
         else:
-            self.graph = graph
+            self.graph = detach_weights(graph)  # kept for the session: no view of the model file
 
     def _load_static(self, holder: list[Graph]) -> Graph:
         """Plans and loads a static graph for its outputs; returns it with its constants viewing the arena.

@@ -5,14 +5,17 @@ with onnx's shape inference as the fallback for what ours cannot see (unsupporte
 from __future__ import annotations
 
 import mmap
+import sys
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+from google.protobuf.message import DecodeError
 from onnx.external_data_helper import load_external_data_for_model
 
 from . import dtypes, ops
+from ._protowire import WireError, strip_initializers
 from .errors import GraphError, MsGraphError, ShapeError, UnsupportedOpError, UnsupportedTypeError
 from .ir import Graph, Node, TensorType, Value
 from .passes.fold_constants import SHAPE_OPS, fold_node
@@ -50,6 +53,58 @@ def _parse_mapped(path: Path) -> onnx.ModelProto:
         model.ParseFromString(view)
     load_external_data_for_model(model, str(path.parent))
     return model
+
+
+_PLAIN = frozenset(getattr(onnx.TensorProto, t) for t in (
+    "FLOAT", "DOUBLE", "FLOAT16", "INT8", "UINT8", "INT16", "UINT16", "INT32", "UINT32", "INT64", "UINT64", "BOOL"))
+
+
+def _load(model) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """The model, and its large initializers as read-only arrays viewing the file when `model` is the path
+    of a binary .onnx file (msgraph._protowire: parsed without their bytes, so neither protobuf nor numpy
+    copies the weights); anything else, or a file the walk does not understand, is parsed whole."""
+    path = Path(model) if isinstance(model, (str, Path)) else None
+    if (path is None or path.suffix.lower() != ".onnx" or not path.is_file() or path.stat().st_size == 0
+            or sys.byteorder != "little"):
+        return load_model(model), {}
+    with open(path, "rb") as f:  # populated at once: one bulk mapping instead of a page fault per 4 KB
+        mapped = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                           prot=mmap.PROT_READ)
+    try:
+        with memoryview(mapped) as view:
+            stripped, spans = strip_initializers(view, _PLAIN, SKELETON_MIN_BYTES)
+        proto = onnx.ModelProto.FromString(stripped)
+    except (WireError, DecodeError):
+        return load_model(model), {}
+    if len(spans) != len(proto.graph.initializer):
+        return load_model(model), {}
+    arrays = {}
+    for init, span in zip(proto.graph.initializer, spans):
+        if span is not None:
+            dtype = np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type))
+            if span[1] != _nbytes(init):
+                raise GraphError(f"invalid ONNX model: initializer '{init.name}' holds {span[1]} bytes, "
+                                 f"its dims {list(init.dims)} need {_nbytes(init)}")
+            arrays[init.name] = np.frombuffer(mapped, dtype, span[1] // dtype.itemsize, span[0]).reshape(
+                tuple(init.dims))
+    load_external_data_for_model(proto, str(path.parent))
+    return proto, arrays
+
+
+def _maps_file(array: np.ndarray) -> bool:
+    base = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base.obj if isinstance(base, memoryview) else base, mmap.mmap)
+
+
+def detach_weights(graph: Graph) -> Graph:
+    """`graph` with every constant that views a model file's memory map (import_onnx(map_weights=True))
+    replaced by a copy."""
+    mapped = {k: v for k, v in graph.values.items() if v.const is not None and _maps_file(v.const)}
+    if not mapped:
+        return graph
+    return graph.replace(values={**graph.values, **{k: Value(k, v.type, v.const.copy()) for k, v in mapped.items()}})
 
 
 def _describe(model) -> str:
@@ -132,15 +187,15 @@ def _nbytes(init: onnx.TensorProto) -> int:
     return int(np.prod(list(init.dims), dtype=np.int64)) * itemsize
 
 
-def _skeleton(proto: onnx.ModelProto) -> onnx.ModelProto:
+def _skeleton(proto: onnx.ModelProto, mapped: frozenset[str] | dict = frozenset()) -> onnx.ModelProto:
     """The model with its large raw initializers turned into typed graph inputs: what onnx's checker and
     shape inference need (both serialise the whole model, and inference returns a full copy), without
     copying the weights. Small initializers stay: shape inference reads their values (Reshape shapes...).
     The left-out initializers' sizes are checked when they are read (`_initializer`)."""
     src = proto.graph
     large = {i.name for i in src.initializer
-             if i.HasField("raw_data") and i.data_location != onnx.TensorProto.EXTERNAL
-             and _nbytes(i) >= SKELETON_MIN_BYTES}
+             if i.name in mapped or (i.HasField("raw_data") and i.data_location != onnx.TensorProto.EXTERNAL
+                                     and _nbytes(i) >= SKELETON_MIN_BYTES)}
     if not large or proto.ir_version < 4:  # before IR 4 every initializer must also be a graph input
         return proto
     out = onnx.ModelProto()
@@ -165,10 +220,18 @@ def _initializer(init: onnx.TensorProto) -> np.ndarray:
     return array
 
 
-def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | None = None) -> Graph:
-    """Imports an ONNX model. `inputs`/`outputs` cut it: keep only what `outputs` need from `inputs`."""
-    proto = load_model(model)
-    skeleton = _skeleton(proto)
+def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | None = None, *,
+                map_weights: bool = False) -> Graph:
+    """Imports an ONNX model. `inputs`/`outputs` cut it: keep only what `outputs` need from `inputs`.
+
+    `map_weights` (a path only): the large initializers stay read-only views of the file's memory map
+    instead of copies, which saves a copy of the weights; the caller must let go of them (or
+    `detach_weights`) before the file can be truncated or rewritten in place, or reading them would crash
+    the process. InferenceSession does, once the weights are in its arena."""
+    proto, mapped = _load(model)
+    if not map_weights:
+        mapped = {k: a.copy() for k, a in mapped.items()}
+    skeleton = _skeleton(proto, mapped)
     try:
         onnx.checker.check_model(skeleton)
     except Exception as e:
@@ -192,7 +255,8 @@ def import_onnx(model, inputs: list[str] | None = None, outputs: list[str] | Non
 
     values: dict[str, Value] = {}
     for init in g.initializer:
-        values[init.name] = Value.constant(init.name, _initializer(init))
+        array = mapped.get(init.name)
+        values[init.name] = Value.constant(init.name, _initializer(init) if array is None else array)
     nodes: list[Node] = []
     problems = []
     for k, np_ in enumerate(g.node):

@@ -154,3 +154,88 @@ def test_model_files_with_and_without_external_data(external, tmp_path, rng):
     path.write_bytes(b"\x08\x07garbage that is not a protobuf")
     with pytest.raises(GraphError, match="cannot read an ONNX model"):
         msgraph.import_onnx(str(path))
+
+
+def _weights_model(rng, bf16: bool = True):
+    """A graph whose initializers span the plain dtypes, small and large, plus one the fast path leaves alone
+    (bfloat16) and one stored as float_data instead of raw bytes."""
+    arrays = {
+        "w_f32": rng.standard_normal((64, 33)).astype(np.float32),
+        "w_f16": rng.standard_normal((3000,)).astype(np.float16),
+        "w_i64": rng.integers(-5, 5, (600,)).astype(np.int64),
+        "w_bool": rng.random(5000) > 0.5,
+        "small": rng.standard_normal(4).astype(np.float32),
+    }
+    inits = [numpy_helper.from_array(a, k) for k, a in arrays.items()]
+    inits.append(helper.make_tensor("as_floats", TensorProto.FLOAT, [1100], rng.standard_normal(1100).tolist()))
+    if bf16:  # (msgraph itself has no bfloat16: only _load sees it)
+        inits.append(helper.make_tensor("w_bf16", TensorProto.BFLOAT16, [2100], np.zeros(2100, np.float32).tolist()))
+    arrays["as_floats"] = np.zeros(1100, np.float32)  # (for its output's type)
+    nodes = [helper.make_node("Identity", [k], [f"out_{k}"]) for k in arrays]
+    outs = [helper.make_tensor_value_info(f"out_{k}", helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+            for k, a in arrays.items()]
+    g = helper.make_graph(nodes, "weights", [], outs, inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_initializers_are_read_in_place_from_the_file(tmp_path, rng):
+    """A .onnx path: the large raw initializers become read-only arrays viewing the file (no copy), equal
+    to what onnx reads; small, non-raw and non-plain ones go through onnx as before."""
+    from msgraph.onnx_import import _load
+
+    proto = _weights_model(rng)
+    path = tmp_path / "w.onnx"
+    path.write_bytes(proto.SerializeToString())
+    stripped, mapped = _load(path)
+    assert set(mapped) == {"w_f32", "w_f16", "w_i64", "w_bool"}
+    want = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+    for name, array in mapped.items():
+        assert array.dtype == want[name].dtype and not array.flags.writeable
+        np.testing.assert_array_equal(array, want[name])
+    kept = {i.name: i for i in stripped.graph.initializer}
+    assert all(not kept[n].raw_data for n in mapped) and kept["small"].raw_data
+    assert list(stripped.graph.node) == list(proto.graph.node) and stripped.opset_import == proto.opset_import
+    proto = _weights_model(np.random.default_rng(5), bf16=False)
+    path.write_bytes(proto.SerializeToString())
+    g_path, g_proto = msgraph.import_onnx(str(path)), msgraph.import_onnx(proto)
+    for i in proto.graph.initializer:
+        np.testing.assert_array_equal(g_path.values[i.name].const, g_proto.values[i.name].const)
+
+
+def test_broken_files_are_graph_errors(tmp_path, rng):
+    """A truncated file, or one whose raw_data does not hold what its dims say, is a GraphError."""
+    data = _weights_model(rng).SerializeToString()
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(GraphError):
+        msgraph.import_onnx(str(path))
+    m = _weights_model(rng)
+    t = next(i for i in m.graph.initializer if i.name == "w_f32")
+    t.raw_data = t.raw_data[:-4]
+    path.write_bytes(m.SerializeToString())
+    with pytest.raises(GraphError, match="initializer 'w_f32' holds 8444 bytes"):
+        msgraph.import_onnx(str(path))
+
+
+def test_no_view_of_the_file_outlives_the_load(tmp_path, rng):
+    """Only map_weights=True keeps views of the file; a session lets go of them once its weights are in
+    the arena, so the file can then be rewritten in place (a view would crash the process on access)."""
+    from onnx_builders import mlp
+
+    from msgraph.onnx_import import _maps_file
+
+    proto = mlp(batch=1)
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(proto.SerializeToString())
+    big = [i.name for i in proto.graph.initializer if i.raw_data and len(i.raw_data) >= 4096]
+    assert big and all(_maps_file(msgraph.import_onnx(str(path), map_weights=True).values[n].const) for n in big)
+    g = msgraph.import_onnx(str(path))
+    assert not any(v.const is not None and _maps_file(v.const) for v in g.values.values())
+    x = rng.standard_normal((1, 784)).astype(np.float32)
+    sess = msgraph.InferenceSession(str(path))
+    want = sess.run(None, {"x": x})[0]
+    assert not any(v.const is not None and _maps_file(v.const) for v in sess.graph.values.values())
+    path.write_bytes(b"")  # truncated in place
+    np.testing.assert_array_equal(sess.run(None, {"x": x})[0], want)
+    np.testing.assert_array_equal(g.values[big[0]].const, numpy_helper.to_array(
+        next(i for i in proto.graph.initializer if i.name == big[0])))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
 from google.protobuf.message import DecodeError
+from onnx import helper, numpy_helper
 from onnx.external_data_helper import load_external_data_for_model
 
 from . import dtypes, ops

@@ -199,7 +199,7 @@ def test_pointwise_conv_paths(c, m, const_w, kernel, rng):
     ("Gemm", 3, 40, False, "f32_gemm"),  # a few rows, B fed at run time: dot products with B^T in place
     ("Gemm", 4, 40, True, "f32_gemm_packed_b"),  # 4 rows: the 4 x 8 micro-kernel on B packed at load
     ("MatMul", 16, 300, True, "f32_gemm_packed_b"),  # K > 256 (3-D A, one 2-D B for the batch)
-    ("MatMul", 16, 40, True, "f32_gemm"),  # small K: B read in place
+    ("MatMul", 16, 40, True, "f32_gemm_packed_b"),  # small K: packed at load too (faster than read in place)
     ("MatMul", 1, 300, True, "f32_gemv_packed_b"),  # a batch of 2 single rows: one 2-row product
     ("Gemm", 16, 40, False, "f32_gemm"),  # B fed at run time
 ])

@@ -65,15 +65,17 @@ MG_FLOAT(MG_GEMM_SMALLK, _)
 
 /* The general blocking (see the top) with the small-K path's epilogue (alpha 1, any C); each
  * tile starts from the bias (first K block) or from Y, and is written once per block, with ACT after the
- * last one. */
+ * last one. B is packed panel by panel into bp, or, with bpk, read from panels gemm_pack_b wrote at load. */
 #define MG_GEMM_BLOCKED(dt, ...) \
     MG_INLINE void mg_gemm_blocked_##dt(int32_t M, int32_t N, int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, \
                                         ptrdiff_t aks, const mg_##dt##_t *b, ptrdiff_t bks, ptrdiff_t bjs, \
                                         mg_##dt##_t *y, const mg_##dt##_t *c, ptrdiff_t crs, ptrdiff_t ccs, \
-                                        mg_##dt##_t beta, mg_##dt##_t *ap, mg_##dt##_t *bp, const int ACT, const mg_act *act) { \
+                                        mg_##dt##_t beta, mg_##dt##_t *ap, mg_##dt##_t *bp, const mg_##dt##_t *bpk, \
+                                        const int ACT, const mg_act *act) { \
         MG_TYPES(dt); \
         enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_GEMM_KC, NP = MG_GEMM_NP, \
                MC = MG_GEMM_A_BYTES / (KC * sizeof(T)) / MR * MR }; \
+        ptrdiff_t np_ = (ptrdiff_t)(N + NR - 1) / NR * NR; /* bpk's columns: gemm_pack_b's panels */ \
         for (int32_t k0 = 0; k0 < K; k0 += KC) { \
             int32_t kb = K - k0 < KC ? K - k0 : KC; \
             int first = k0 == 0, last = k0 + kb >= K; \
@@ -82,7 +84,8 @@ MG_FLOAT(MG_GEMM_SMALLK, _)
                 mg_gemm_pack_a_##dt(ap, a + m0 * ars + k0 * aks, mb, kb, ars, aks); \
                 for (int32_t j0 = 0; j0 < N; j0 += NP * NR) { \
                     int32_t ncp = N - j0 < NP * NR ? N - j0 : NP * NR; \
-                    mg_gemm_pack_panels_##dt(bp, b + k0 * bks + j0 * bjs, kb, ncp, bks, bjs); \
+                    const T *bk = bpk ? bpk + k0 * np_ + (ptrdiff_t)j0 * kb : bp; \
+                    if (!bpk) mg_gemm_pack_panels_##dt(bp, b + k0 * bks + j0 * bjs, kb, ncp, bks, bjs); \
                     for (int32_t i0 = 0; i0 < mb; i0 += MR) { \
                         int32_t rows = mb - i0 < MR ? mb - i0 : MR; \
                         for (int32_t jp = 0; jp < ncp; jp += NR) { \
@@ -91,7 +94,7 @@ MG_FLOAT(MG_GEMM_SMALLK, _)
                             VT acc[MR][MG_GEMM_NV]; \
                             if (first) mg_gemm_acc_c_##dt(acc, c ? c + (m0 + i0) * crs + (j0 + jp) * ccs : 0, crs, ccs, beta, rows, nc); \
                             else mg_gemm_get_##dt(yt, N, rows, nc, acc); \
-                            mg_gemm_ukr_bs_##dt(kb, ap + i0 * kb, bp + jp / NR * kb * NR, NR, acc); \
+                            mg_gemm_ukr_bs_##dt(kb, ap + i0 * kb, bk + (ptrdiff_t)jp * kb, NR, acc); \
                             if (nc == NR) mg_gemm_put_##dt(yt, N, rows, acc, last ? ACT : 0, act); \
                             else mg_gemm_put_part_##dt(yt, N, rows, nc, acc, last ? ACT : 0, act); \
                         } \
@@ -143,27 +146,11 @@ MG_FLOAT(MG_GEMM_BLOCKED, _)
                 continue; \
             } \
             if (!tb && K > 0 && K <= MG_GEMM_SMALL_K && alpha == 1) { \
-                switch (act.code) { /* one copy of the loop per activation */ \
-                case 0: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 0, &act); break; \
-                case 1: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 1, &act); break; \
-                case 2: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 2, &act); break; \
-                case 3: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 3, &act); break; \
-                case 4: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 4, &act); break; \
-                case 5: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 5, &act); break; \
-                default: mg_gemm_smallk_##dt(M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp, 6, &act); break; \
-                } \
+                MG_BY_ACT(&act, mg_gemm_smallk_##dt, M, N, K, a, ars, aks, b, y, c, crs, ccs, beta, ap, bp) \
                 continue; \
             } \
             if (K > 0 && alpha == 1) { \
-                switch (act.code) { \
-                case 0: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 0, &act); break; \
-                case 1: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 1, &act); break; \
-                case 2: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 2, &act); break; \
-                case 3: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 3, &act); break; \
-                case 4: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 4, &act); break; \
-                case 5: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 5, &act); break; \
-                default: mg_gemm_blocked_##dt(M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 6, &act); break; \
-                } \
+                MG_BY_ACT(&act, mg_gemm_blocked_##dt, M, N, K, a, ars, aks, b, bks, bjs, y, c, crs, ccs, beta, ap, bp, 0) \
                 continue; \
             } \
             for (int32_t k0 = 0;; k0 += KC) { /* once even when K == 0: Y = beta * C */ \
@@ -223,40 +210,6 @@ MG_FLOAT(MG_GEMM, gemm)
 MG_FLOAT(MG_GEMM_PACK_B, gemm_pack_b)
 
 #define MG_GEMM_PACKED_B(dt, op) \
-    MG_INLINE void mg_gemm_blocked_pb_##dt(int32_t M, int32_t N, int32_t K, const mg_##dt##_t *a, ptrdiff_t ars, \
-                                           ptrdiff_t aks, const mg_##dt##_t *bpk, mg_##dt##_t *y, const mg_##dt##_t *c, \
-                                           ptrdiff_t crs, ptrdiff_t ccs, mg_##dt##_t beta, mg_##dt##_t *ap, \
-                                           const int ACT, const mg_act *act) { \
-        MG_TYPES(dt); \
-        enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_GEMM_KC, NP = MG_GEMM_NP, \
-               MC = MG_GEMM_A_BYTES / (KC * sizeof(T)) / MR * MR }; \
-        ptrdiff_t np_ = (ptrdiff_t)(N + NR - 1) / NR * NR; \
-        for (int32_t k0 = 0; k0 < K; k0 += KC) { \
-            int32_t kb = K - k0 < KC ? K - k0 : KC; \
-            int first = k0 == 0, last = k0 + kb >= K; \
-            for (int32_t m0 = 0; m0 < M; m0 += MC) { \
-                int32_t mb = M - m0 < MC ? M - m0 : MC; \
-                mg_gemm_pack_a_##dt(ap, a + m0 * ars + k0 * aks, mb, kb, ars, aks); \
-                for (int32_t j0 = 0; j0 < N; j0 += NP * NR) { \
-                    int32_t ncp = N - j0 < NP * NR ? N - j0 : NP * NR; \
-                    const T *bp = bpk + k0 * np_ + (ptrdiff_t)j0 * kb; \
-                    for (int32_t i0 = 0; i0 < mb; i0 += MR) { \
-                        int32_t rows = mb - i0 < MR ? mb - i0 : MR; \
-                        for (int32_t jp = 0; jp < ncp; jp += NR) { \
-                            int32_t nc = ncp - jp < NR ? ncp - jp : NR; \
-                            T *yt = y + (ptrdiff_t)(m0 + i0) * N + j0 + jp; \
-                            VT acc[MR][MG_GEMM_NV]; \
-                            if (first) mg_gemm_acc_c_##dt(acc, c ? c + (m0 + i0) * crs + (j0 + jp) * ccs : 0, crs, ccs, beta, rows, nc); \
-                            else mg_gemm_get_##dt(yt, N, rows, nc, acc); \
-                            mg_gemm_ukr_bs_##dt(kb, ap + i0 * kb, bp + (ptrdiff_t)jp * kb, NR, acc); \
-                            if (nc == NR) mg_gemm_put_##dt(yt, N, rows, acc, last ? ACT : 0, act); \
-                            else mg_gemm_put_part_##dt(yt, N, rows, nc, acc, last ? ACT : 0, act); \
-                        } \
-                    } \
-                } \
-            } \
-        } \
-    } \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
         enum { MR = MG_GEMM_MR, KC = MG_GEMM_KC, MC = MG_GEMM_A_BYTES / (KC * sizeof(T)) / MR * MR }; \
@@ -278,15 +231,7 @@ MG_FLOAT(MG_GEMM_PACK_B, gemm_pack_b)
         for (int32_t bi = 0; bi < batch; bi++) { \
             const T *a = (const T *)(uintptr_t)t[0] + (ptrdiff_t)bi * abs_; \
             T *y = (T *)(uintptr_t)t[3] + (ptrdiff_t)bi * M * N; \
-            switch (act.code) { \
-            case 0: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 0, &act); break; \
-            case 1: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 1, &act); break; \
-            case 2: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 2, &act); break; \
-            case 3: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 3, &act); break; \
-            case 4: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 4, &act); break; \
-            case 5: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 5, &act); break; \
-            default: mg_gemm_blocked_pb_##dt(M, N, K, a, ars, aks, bpk, y, c, crs, ccs, beta, ap, 6, &act); break; \
-            } \
+            MG_BY_ACT(&act, mg_gemm_blocked_##dt, M, N, K, a, ars, aks, 0, 0, 0, y, c, crs, ccs, beta, ap, 0, bpk) \
         } \
         return 0; \
     }

@@ -292,15 +292,7 @@ typedef double mg_wino_v4d __attribute__((vector_size(4 * sizeof(double)))); /* 
             for (int32_t t0 = 0; t0 < tiles; t0 += nb) { \
                 int32_t nt = tiles - t0 < nb ? tiles - t0 : nb; \
                 mg_wino_in_##dt##_##m(v, xn, C, H, W, pt, pl, TW, t0, nt); \
-                switch (act.code) { \
-                case 0: mg_wino_gemm_##dt##_##m(u, v, M, C, yn, bias, OH, OW, TW, t0, nt, 0, &act); break; \
-                case 1: mg_wino_gemm_##dt##_##m(u, v, M, C, yn, bias, OH, OW, TW, t0, nt, 1, &act); break; \
-                case 2: mg_wino_gemm_##dt##_##m(u, v, M, C, yn, bias, OH, OW, TW, t0, nt, 2, &act); break; \
-                case 3: mg_wino_gemm_##dt##_##m(u, v, M, C, yn, bias, OH, OW, TW, t0, nt, 3, &act); break; \
-                case 4: mg_wino_gemm_##dt##_##m(u, v, M, C, yn, bias, OH, OW, TW, t0, nt, 4, &act); break; \
-                case 5: mg_wino_gemm_##dt##_##m(u, v, M, C, yn, bias, OH, OW, TW, t0, nt, 5, &act); break; \
-                default: mg_wino_gemm_##dt##_##m(u, v, M, C, yn, bias, OH, OW, TW, t0, nt, 6, &act); break; \
-                } \
+                MG_BY_ACT(&act, mg_wino_gemm_##dt##_##m, u, v, M, C, yn, bias, OH, OW, TW, t0, nt) \
             } \
         } \
         return 0; \

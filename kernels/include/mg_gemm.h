@@ -17,6 +17,19 @@ typedef struct {
     float a, b;
 } mg_act;
 
+/* fn(args..., ACT, act) with ACT the literal act->code (0..6; anything else as 6): one copy of an inlined
+ * kernel per activation, whose switch over ACT folds away. */
+#define MG_BY_ACT(act, fn, ...) \
+    switch ((act)->code) { \
+    case 0: fn(__VA_ARGS__, 0, act); break; \
+    case 1: fn(__VA_ARGS__, 1, act); break; \
+    case 2: fn(__VA_ARGS__, 2, act); break; \
+    case 3: fn(__VA_ARGS__, 3, act); break; \
+    case 4: fn(__VA_ARGS__, 4, act); break; \
+    case 5: fn(__VA_ARGS__, 5, act); break; \
+    default: fn(__VA_ARGS__, 6, act); break; \
+    }
+
 MG_INLINE mg_act mg_act_from(int32_t code, int32_t a_bits, int32_t b_bits) {
     mg_act r = {code, mg_f32_from_bits(a_bits), mg_f32_from_bits(b_bits)};
     return r;

@@ -155,6 +155,13 @@ MG_FLOAT(MG_CONV2D, conv2d)
 /* One K block of one pixel chunk: every MR-row tile of the group's Mg rows times every panel, each tile
  * started from the bias (first block) or from Y, written back with the activation ACT (a constant; 0 before
  * the last block). */
+#define MG_IM2COL_SWEEP_ACT(dt, k) \
+    __attribute__((noinline)) static void mg_im2col_sweep##k##_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, \
+            int32_t kb, int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, \
+            const mg_act *act) { \
+        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, k, act); \
+    }
+
 #define MG_IM2COL_SWEEP(dt, ...) \
     /* Columns [0, NC) (NC < NR) of rows [0, rows) of a tile, the rows in the lanes: acc[j][h] holds rows \
      * h*L .. h*L+L-1 of column j; ap: the tile's packed weights, bp: the packed panel. Each output is the \
@@ -229,35 +236,13 @@ MG_FLOAT(MG_CONV2D, conv2d)
         } \
     } \
     /* The sweep per activation code, out of line: compiled alone, its micro-kernel loop does not depend on \
-     * the code around its call. */ \
-    __attribute__((noinline)) static void mg_im2col_sweep0_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
-            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
-        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 0, act); \
-    } \
-    __attribute__((noinline)) static void mg_im2col_sweep1_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
-            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
-        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 1, act); \
-    } \
-    __attribute__((noinline)) static void mg_im2col_sweep2_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
-            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
-        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 2, act); \
-    } \
-    __attribute__((noinline)) static void mg_im2col_sweep3_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
-            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
-        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 3, act); \
-    } \
-    __attribute__((noinline)) static void mg_im2col_sweep4_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
-            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
-        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 4, act); \
-    } \
-    __attribute__((noinline)) static void mg_im2col_sweep5_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
-            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
-        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 5, act); \
-    } \
-    __attribute__((noinline)) static void mg_im2col_sweep6_##dt(const mg_##dt##_t *apk, const mg_##dt##_t *bp, int32_t kb, \
-            int32_t Mg, int32_t jc, mg_##dt##_t *yj, ptrdiff_t P, const mg_##dt##_t *bias, int first, const mg_act *act) { \
-        mg_im2col_sweep_##dt(apk, bp, kb, Mg, jc, yj, P, bias, first, 6, act); \
-    }
+     * the code around its call. mg_im2col_sweeps_<dt>[code] is the copy for an activation code. */ \
+    MG_IM2COL_SWEEP_ACT(dt, 0) MG_IM2COL_SWEEP_ACT(dt, 1) MG_IM2COL_SWEEP_ACT(dt, 2) MG_IM2COL_SWEEP_ACT(dt, 3) \
+    MG_IM2COL_SWEEP_ACT(dt, 4) MG_IM2COL_SWEEP_ACT(dt, 5) MG_IM2COL_SWEEP_ACT(dt, 6) \
+    static void (*const mg_im2col_sweeps_##dt[MG_ACT_COUNT])(const mg_##dt##_t *, const mg_##dt##_t *, int32_t, \
+            int32_t, int32_t, mg_##dt##_t *, ptrdiff_t, const mg_##dt##_t *, int, const mg_act *) = { \
+        mg_im2col_sweep0_##dt, mg_im2col_sweep1_##dt, mg_im2col_sweep2_##dt, mg_im2col_sweep3_##dt, \
+        mg_im2col_sweep4_##dt, mg_im2col_sweep5_##dt, mg_im2col_sweep6_##dt};
 MG_FLOAT(MG_IM2COL_SWEEP, _)
 
 #define MG_CONV2D_IM2COL(dt, op) \
@@ -408,15 +393,8 @@ MG_FLOAT(MG_IM2COL_SWEEP, _)
                         T *yj = yg + j0; \
                         if (pw) mg_im2col_pack_pw_##dt(bp, xg + (ptrdiff_t)k0 * P + j0, kb, jc, P); \
                         else mg_im2col_pack_##dt(bp, xg, geo, k0, kb, prow, pcol, straight, jc); \
-                        switch (k0 + kb < K ? 0 : act.code) { /* the activation after the last block */ \
-                        case 0: mg_im2col_sweep0_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
-                        case 1: mg_im2col_sweep1_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
-                        case 2: mg_im2col_sweep2_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
-                        case 3: mg_im2col_sweep3_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
-                        case 4: mg_im2col_sweep4_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
-                        case 5: mg_im2col_sweep5_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
-                        default: mg_im2col_sweep6_##dt(apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, &act); break; \
-                        } \
+                        mg_im2col_sweeps_##dt[k0 + kb < K ? 0 : act.code](apk, bp, kb, Mg, jc, yj, P, bg, k0 == 0, \
+                                                                          &act); /* the activation after the last block */ \
                         if (k0 + kb >= K) break; \
                     } \
                 } \

@@ -7,7 +7,6 @@ Usage: PYTHONPATH=. python kernels/bench_conv.py [filter]   (prints GFLOP/s and 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,19 +54,7 @@ LAYERS = {
 
 
 def time_kernel(name, inputs, out_shape, ints, repeat=5) -> float:
-    best = float("inf")
-
-    def timed(call):
-        nonlocal best
-        t0 = time.process_time()
-        status = call()
-        best = min(best, (time.process_time() - t0) / repeat)
-        return status
-
-    kh.run(name, inputs, [(out_shape, "f32")], ints)
-    for _ in range(5):
-        kh.run(name, inputs, [(out_shape, "f32")], ints, repeat=repeat, timer=timed)
-    return best
+    return kh.best_seconds(name, inputs, [(out_shape, "f32")], ints, repeat=repeat, rounds=5)
 
 
 def paths(C, H, W, M, K, s, p, g):

@@ -23,19 +23,9 @@ def bench(dt: str, n: int, repeat: int, trans_b: int = 0) -> float:
     a = rng.standard_normal((n, n)).astype(kh.DTYPES[dt])
     b = rng.standard_normal((n, n)).astype(kh.DTYPES[dt])
     ints = [n, n, n, 0, trans_b, kh.f32_bits(1.0), kh.f32_bits(0.0), 0, 0, 1, 0, 0, 0, 0, 0]
-    best = float("inf")
-
-    def timed(call):
-        nonlocal best
-        t0 = time.perf_counter()
-        status = call()
-        best = min(best, time.perf_counter() - t0)
-        return status
-
-    kh.run(f"{dt}_gemm", [a, b, None], [((n, n), dt)], ints, repeat=1)  # warm up
-    for _ in range(10):
-        kh.run(f"{dt}_gemm", [a, b, None], [((n, n), dt)], ints, repeat=repeat, timer=timed)
-    return 2.0 * n**3 * repeat / best / 1e9
+    best = kh.best_seconds(f"{dt}_gemm", [a, b, None], [((n, n), dt)], ints, repeat=repeat, rounds=10,
+                           clock=time.perf_counter)
+    return 2.0 * n**3 / best / 1e9
 
 
 GEMV_LAYERS = [(512, 784), (256, 512), (10, 256)]  # N, K of models/mlp.onnx's three Gemms
@@ -49,14 +39,10 @@ def bench_gemv(m: int, n: int, k: int, repeat: int = 50) -> dict[str, float]:
     packed = kh.run("f32_gemv_pack_b", [b], [((-(-n // 6) * 6 * -(-k // 4) * 4,), "f32")], ints)[0]
     args = {"f32_gemm": [a, b, c], "f32_gemv_packed_b": [a, packed, c]}
     best = dict.fromkeys(args, float("inf"))
-    for _ in range(30):
+    for _ in range(30):  # the two kernels alternate
         for name, ins in args.items():
-            def timed(call, name=name):
-                t0 = time.perf_counter()
-                status = call()
-                best[name] = min(best[name], (time.perf_counter() - t0) / repeat * 1e6)
-                return status
-            kh.run(name, ins, [((m, n), "f32")], ints, repeat=repeat, timer=timed)
+            t = kh.best_seconds(name, ins, [((m, n), "f32")], ints, repeat=repeat, rounds=1, clock=time.perf_counter)
+            best[name] = min(best[name], t * 1e6)
     return best
 
 

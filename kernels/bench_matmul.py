@@ -6,7 +6,6 @@ Usage: PYTHONPATH=. python kernels/bench_matmul.py
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,19 +32,7 @@ def bench(M, N, K, tb, batch, act, repeat=10) -> float:
     b = rng.standard_normal((batch, N, K) if tb else (batch, K, N)).astype(np.float32)
     c = rng.standard_normal(N).astype(np.float32)
     ints = [M, N, K, 0, tb, kh.f32_bits(1.0), kh.f32_bits(1.0), 0, 1, batch, M * K, K * N, act, 0, 0]
-    best = float("inf")
-
-    def timed(call):
-        nonlocal best
-        t0 = time.process_time()
-        status = call()
-        best = min(best, (time.process_time() - t0) / repeat)
-        return status
-
-    kh.run("f32_gemm", [a, b, c], [((batch, M, N), "f32")], ints)
-    for _ in range(10):
-        kh.run("f32_gemm", [a, b, c], [((batch, M, N), "f32")], ints, repeat=repeat, timer=timed)
-    return best
+    return kh.best_seconds("f32_gemm", [a, b, c], [((batch, M, N), "f32")], ints, repeat=repeat, rounds=10)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ MG_KERNELS_WASM=path benchmarks another build)
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,19 +31,7 @@ def out_size(n: int, k: int, s: int, p: int, ceil: int) -> int:
 
 
 def best_ms(name, inputs, out_shape, ints, repeat=10) -> float:
-    best = float("inf")
-
-    def timed(call):
-        nonlocal best
-        t0 = time.process_time()
-        status = call()
-        best = min(best, (time.process_time() - t0) / repeat)
-        return status
-
-    kh.run(name, inputs, [(out_shape, "f32")], ints)
-    for _ in range(7):
-        kh.run(name, inputs, [(out_shape, "f32")], ints, repeat=repeat, timer=timed)
-    return best * 1e3
+    return kh.best_seconds(name, inputs, [(out_shape, "f32")], ints, repeat=repeat) * 1e3
 
 
 if __name__ == "__main__":

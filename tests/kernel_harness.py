@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -107,3 +108,22 @@ def run(
         n = int(np.prod(shape)) * dt.itemsize
         results.append(mem[a:a + n].view(dt).reshape(shape).copy())
     return results
+
+
+def best_seconds(name: str, inputs, outputs, ints, *, repeat: int = 10, rounds: int = 7,
+                 clock=time.process_time) -> float:
+    """Seconds per run of kernel `name`: the best of `rounds` mg_run calls that each run it `repeat` times
+    (best, since the machine may be shared), after one untimed run."""
+    best = float("inf")
+
+    def timed(call):
+        nonlocal best
+        t0 = clock()
+        status = call()
+        best = min(best, (clock() - t0) / repeat)
+        return status
+
+    run(name, inputs, outputs, ints)
+    for _ in range(rounds):
+        run(name, inputs, outputs, ints, repeat=repeat, timer=timed)
+    return best

@@ -100,26 +100,6 @@ MG_INLINE void mg_transpose_2x64(v128_t r[4]) {
 }
 
 #define MG_GEMM_PARTS(dt, ...) \
-    /* acc[r][v] = sum_k ap[k][r] * bp[k][v*L : v*L + L] */ \
-    MG_INLINE void mg_gemm_ukr_##dt(int32_t kb, const mg_##dt##_t *ap, const mg_##dt##_t *bp, \
-                                    mg_##dt##_vt acc[MG_GEMM_MR][MG_GEMM_NV]) { \
-        MG_TYPES(dt); \
-        enum { MR = MG_GEMM_MR }; \
-        VT c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0}; \
-        for (int32_t k = 0; k < kb; k++) { \
-            VT b0 = MG_LOAD(VT, bp), b1 = MG_LOAD(VT, bp + L); \
-            VT a01 = MG_LOAD(VT, ap), a23 = MG_LOAD(VT, ap + (L == 4 ? 0 : 2)); /* rows 0-3 (f32) or 0-1, 2-3 */ \
-            bp += 2 * L; \
-            ap += MR; \
-            VT x0 = MG_SPLAT(VT, a01[0]), x1 = MG_SPLAT(VT, a01[1]); \
-            VT x2 = MG_SPLAT(VT, L == 4 ? a01[2 % L] : a23[0]), x3 = MG_SPLAT(VT, L == 4 ? a01[3 % L] : a23[1]); \
-            c00 += x0 * b0; c01 += x0 * b1; c10 += x1 * b0; c11 += x1 * b1; \
-            c20 += x2 * b0; c21 += x2 * b1; c30 += x3 * b0; c31 += x3 * b1; \
-        } \
-        acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11; \
-        acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31; \
-    } \
-    \
     /* The micro-kernel with B read in place: bp[k*bs + v*L] (bs = N for an unpacked row-major B, whose \
      * NR columns from j0 are all inside). */ \
     MG_INLINE void mg_gemm_ukr_bs_##dt(int32_t kb, const mg_##dt##_t *ap, const mg_##dt##_t *bp, ptrdiff_t bs, \
@@ -140,6 +120,14 @@ MG_INLINE void mg_transpose_2x64(v128_t r[4]) {
         } \
         acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11; \
         acc[2][0] = c20; acc[2][1] = c21; acc[3][0] = c30; acc[3][1] = c31; \
+    } \
+    \
+    /* acc[r][v] = sum_k ap[k][r] * bp[k][v*L : v*L + L]: the micro-kernel on packed panels. */ \
+    MG_INLINE void mg_gemm_ukr_##dt(int32_t kb, const mg_##dt##_t *ap, const mg_##dt##_t *bp, \
+                                    mg_##dt##_vt acc[MG_GEMM_MR][MG_GEMM_NV]) { \
+        for (int r = 0; r < MG_GEMM_MR; r++) \
+            for (int v = 0; v < MG_GEMM_NV; v++) acc[r][v] = (mg_##dt##_vt){0}; \
+        mg_gemm_ukr_bs_##dt(kb, ap, bp, MG_GEMM_NV * mg_##dt##_lanes, acc); \
     } \
     \
     /* Writes rows [0, rows) of a full MR x NR tile: y[r*ldy + :NR] = act(acc[r]) (the bias is already in \

@@ -13,8 +13,8 @@ import wasmtime
 from wasmtime import _ffi as ffi
 
 from msgraph.arena import align_up
-from msgraph.errors import InputError, KernelError
-from msgraph.plan import Binding, Plan, write_weights
+from msgraph.errors import InputError, KernelError, PlanError
+from msgraph.plan import Binding, Plan, Stage, weights_writer
 
 from . import loader
 from .pool import WorkerPool
@@ -117,14 +117,19 @@ class Executor:
     that take their share of each u8_parallel group (a plan built with build_plan(..., threads=N));
     close() stops them (so does garbage collection or interpreter exit).
 
-    After loading, `plan.weights` is a read-only view of the constants region of the arena (the plan's own
-    copy is dropped), so a planned model holds its weights once. With `own_weights` the caller hands the
-    plan over: its host copies of the weights go as they are written, before the init steps fill the
-    persistent buffers (lower peak memory at load), and the plan object passed in cannot be loaded again."""
+    After loading, `plan` is the plan as loaded: its weights a read-only view of the arena's constants and
+    persistent buffers (filled by the init steps, which it no longer lists; the init-only constants are
+    gone), so a planned model holds its weights once and `plan.to_json()` with those weights loads again
+    without init steps; `load_report` is the report of the plan as planned. With `own_weights` the caller
+    hands the plan over: its host copies of the weights go as they are written (lower peak memory at load),
+    and the plan object passed in cannot be loaded again."""
 
     def __init__(self, plan: Plan, kernels: str | None = None, threads: int = 1, *, own_weights: bool = False):
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+        if plan.stages and sum(s.steps for s in plan.stages) != len(plan.init_steps):
+            raise PlanError(f"the plan's stages cover {sum(s.steps for s in plan.stages)} init steps, "
+                            f"it has {len(plan.init_steps)}")
         n_words = sum(3 + len(s.tensors) + len(s.ints) for s in (*plan.steps, *plan.init_steps))
         program_offset = align_up(plan.total_bytes)
         instances = loader.instances(program_offset + 4 * n_words + 64, kernels, threads)
@@ -140,32 +145,49 @@ class Executor:
         buffer = inst.buffer()
         buffer.keepalive = inst  # numpy views of the arena keep the store (the memory's owner) alive
         self._memory = np.frombuffer(buffer, dtype=np.uint8)  # valid for life: memory never grows
-        n_weights = len(plan.weights)
-        write_weights(plan.weights, self._memory[self.base:self.base + n_weights], release=own_weights)
-        weights = self._memory[self.base:self.base + n_weights].view(ArenaBytes)
-        weights.flags.writeable = False
-        self.plan = replace(plan, weights=weights)  # the constants live in the arena only
-        del plan
+        write = weights_writer(plan.weights, release=own_weights)
+        write(self._memory[self.base:self.base + plan.resident_bytes], 0, plan.resident_bytes)
         start = self.base + program_offset
         self._memory[start:start + program.nbytes] = program.view(np.uint8)
-        self._call = _RawRun(inst, start, len(self.plan.steps), self._pool and self._pool.after_trap)
+        self._call = _RawRun(inst, start, len(plan.steps), self._pool and self._pool.after_trap)
         self._program_start = start
-        if self.plan.init_steps:  # once, now that the constants are in place (after the run program)
-            init = self.plan.encode_program(inst.opcodes, self.base, self.plan.init_steps)
-            init_start = start + program.nbytes
-            self._memory[init_start:init_start + init.nbytes] = init.view(np.uint8)
-            try:
-                status = self._call.call(init_start, len(self.plan.init_steps))
-            except _Trapped as e:
-                raise _named(e, self.plan.init_steps) from None
-            if status:
-                step = self.plan.init_steps[status - 1]
-                raise KernelError(f"node '{step.node}' ({step.op}), init kernel {step.kernel}: "
-                                  f"{inst.error_text()}")
+        self.load_report = plan.report()  # the plan as planned (self.plan is the plan as loaded)
+        if plan.init_steps:
+            self._init(plan, write, start + program.nbytes)
+        # the plan as loaded: its weights the arena's constants (and persistent buffers, now filled), no init
+        n_weights = plan.arena_offset if plan.persistent_bytes else plan.resident_bytes
+        weights = self._memory[self.base:self.base + n_weights].view(ArenaBytes)
+        weights.flags.writeable = False
+        self.plan = replace(plan, weights=weights, init_steps=(), persistent_bytes=0, init_only_bytes=0, stages=(),
+                            staging_bytes=0)
+        del plan, write
         self._inputs = {b.name: (b, self._view(b)) for b in self.plan.inputs}
         self._outputs = {b.name: (b, self._view(b)) for b in self.plan.outputs}
         self._fast_in = tuple((b.name, v, v.dtype, v.shape) for b, v in self._inputs.values())
         self._fast_out = tuple(self._view(b) for b in self.plan.outputs)
+
+    def _init(self, plan: Plan, write, at: int) -> None:
+        """Runs the init steps (program at memory offset `at`), stage by stage: each stage's init-only
+        constants written into the arena first. The arena is zeroed again afterwards."""
+        inst = self._inst
+        init = plan.encode_program(inst.opcodes, self.base, plan.init_steps)
+        self._memory[at:at + init.nbytes] = init.view(np.uint8)
+        words = np.cumsum([0] + [3 + len(s.tensors) + len(s.ints) for s in plan.init_steps])
+        first = 0
+        for stage in plan.stages or (Stage(len(plan.init_steps), ()),):
+            for _, src, dst, nbytes in stage.copies:
+                write(self._memory[self.base + dst:self.base + dst + nbytes], src, src + nbytes)
+            steps = plan.init_steps[first:first + stage.steps]
+            try:
+                status = self._call.call(at + 4 * int(words[first]), stage.steps)
+            except _Trapped as e:
+                raise _named(e, steps) from None
+            if status:
+                step = steps[status - 1]
+                raise KernelError(f"node '{step.node}' ({step.op}), init kernel {step.kernel}: {inst.error_text()}")
+            first += stage.steps
+        staging = self.base + plan.arena_offset
+        self._memory[staging:staging + plan.staging_bytes] = 0
 
     def _view(self, b: Binding) -> np.ndarray:
         start = self.base + b.offset

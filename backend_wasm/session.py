@@ -52,7 +52,11 @@ class InferenceSession:
     """Runs an ONNX model (path, bytes, ModelProto) or an msgraph Graph on WebAssembly kernels. threads > 1
     splits the big GEMM and conv steps over that many threads sharing the arena (same results to the bit;
     worth it only when that many cores are free); close() stops the worker threads, as garbage collection
-    and interpreter exit do."""
+    and interpreter exit do.
+
+    `graph` is the graph the session plans (optimised, for a static model): its constants view the arena,
+    and those that only the load-time init steps read (raw weights packed at load) have no data (const
+    None); plan it only through the session, which imports the model again when it needs them."""
 
     def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, optimize: bool = True,
                  threads: int = 1, **_ignored):
@@ -68,6 +72,7 @@ class InferenceSession:
         self._threads = threads  # > 1: big kernels split over worker threads sharing the arena (Executor)
         self._by_value = ops.value_inputs(graph)  # inputs an op needs as constants: bound per value
         self._fast: dict[tuple, Executor] = {}  # requested outputs -> the executor last used for them
+        self._staged: set[str] = set()  # constants of self.graph left out (they are in no arena after load)
         if not self._by_value and all(v.type.is_static for v in graph.values.values()):
             # a static model: plan and load now (errors surface at construction); the session keeps the
             # optimised graph, its constants viewing the arena, so the weights are held once
@@ -89,7 +94,11 @@ class InferenceSession:
         outputs = tuple(g.outputs)
         plan = build_plan(g, list(outputs), self._threads)
         placed = {k for k, v in g.values.items() if v.const is not None and k in plan.values}
-        g = g.replace(values={k: Value(k, v.type) if k in placed else v for k, v in g.values.items()})
+        # constants only init steps read (raw weights packed at load) are not kept: a plan for other
+        # outputs imports the model again (_executor)
+        self._staged = {name for stage in plan.stages for name, *_ in stage.copies}
+        g = g.replace(values={k: Value(k, v.type) if k in placed or k in self._staged else v
+                              for k, v in g.values.items()})
         _release_freed_memory()
         ex = Executor(plan, self._kernels, self._threads, own_weights=True)
         del plan
@@ -115,7 +124,7 @@ class InferenceSession:
         ex = self._cache.get(key)
         if ex is None:
             g = self.graph
-            if not set(outputs) <= set(g.values):  # a value the optimised graph no longer has
+            if self._staged or not set(outputs) <= set(g.values):  # a value or a weight the session dropped
                 g = self._source if isinstance(self._source, Graph) else import_onnx(self._source)
             if self._by_value or not all(v.type.is_static for v in g.values.values()):
                 g = infer(g, dict(zip(g.inputs, shapes)), {n: feeds[n] for n in self._by_value})

@@ -90,7 +90,7 @@ def _worker_msgraph(model: str, args) -> tuple[dict, list]:
     first = time.perf_counter() - t0
     times = _time_runs(lambda: sess.run(None, feeds), args.warmup, args.repeat)
     ex = sess._prepare(None, feeds)
-    rep = ex.plan.report()
+    rep = ex.load_report
     res = {"engine": "msgraph", "first_run_ms": first * 1e3, **_stats(times),
            "arena_bytes": rep["arena_bytes"], "lower_bound_bytes": rep["lower_bound_bytes"],
            "weights_bytes": rep["weights_bytes"], "n_steps": rep["n_steps"], "threads": args.threads or 1}

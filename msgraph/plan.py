@@ -2,8 +2,10 @@
 constants blob, I/O bindings), and the planner that builds it from a static graph.
 
 Memory: the constants at offset 0, the persistent buffers (filled once by the init steps, e.g. packed conv
-weights) after them, then the arena of activations that the planner reuses. Offsets are bytes from the base;
-the host adds the base when it encodes the programs."""
+weights) after them, then the arena of activations that the planner reuses. Constants that only init steps
+read (the raw weights of those packed convs) are not resident: the host writes them into the arena, which
+is free until the first run, stage by stage just before the init steps that read them (`Plan.stages`).
+Offsets are bytes from the base; the host adds the base when it encodes the programs."""
 from __future__ import annotations
 
 import json
@@ -30,7 +32,7 @@ def _drain(items: list):
 
 class Weights:
     """The constants region as its pieces (byte offset, array): `len()` is its size, `bytes()` joins it
-    (to serialise), and a host writes it piece by piece straight into its memory (`write_into`), so
+    (to serialise), and a host writes it piece by piece straight into its memory (`weights_writer`), so
     loading a model never makes a joined copy of the weights."""
 
     def __init__(self, pieces: list[tuple[int, np.ndarray]], nbytes: int) -> None:
@@ -40,22 +42,36 @@ class Weights:
     def __len__(self) -> int:
         return self._nbytes
 
-    def write_into(self, dst: np.ndarray, release: bool = False) -> None:
-        """Copies the region into the uint8 array `dst` (its first len(self) bytes; padding is zeroed). With
-        `release` (a host that owns the plan), each piece is let go as soon as it is written, so the weights
-        are never held twice for long; this object cannot be written again."""
+    def write_into(self, dst: np.ndarray, lo: int = 0, hi: int | None = None) -> None:
+        """Copies the bytes [lo, hi) of the region (default: all of it) into the uint8 array `dst` (padding
+        zeroed); the pieces stay."""
+        self._check()
+        hi = self._nbytes if hi is None else hi
+        _write_pieces([p for p in self._pieces if lo <= p[0] < hi], dst, lo, hi)
+
+    def release(self):
+        """For a host that owns the plan: a writer like `write_into` for ranges in increasing order, which
+        lets each piece go as soon as it is written (the weights are never held twice for long). This
+        object cannot be written again."""
+        self._check()
+        self._released = True
+        pieces, self._pieces = self._pieces, []
+        pieces.reverse()  # the next piece at the end
+
+        def write(dst: np.ndarray, lo: int = 0, hi: int | None = None) -> None:
+            hi = self._nbytes if hi is None else hi
+            taken = []
+            while pieces and pieces[-1][0] < hi:
+                if pieces[-1][0] < lo:
+                    raise PlanError("released weights must be written in increasing order, each piece once")
+                taken.append(pieces.pop())
+            _write_pieces(_drain(taken), dst, lo, hi)
+
+        return write
+
+    def _check(self) -> None:
         if self._released:
             raise PlanError("these weights were released into an executor's memory; plan the graph again")
-        pieces = self._pieces
-        if release:
-            self._pieces, self._released = [], True
-            pieces = _drain(pieces)
-        end = 0
-        for off, array in pieces:
-            dst[end:off] = 0
-            end = off + array.nbytes
-            dst[off:end] = array.reshape(-1).view(np.uint8)
-        dst[end:self._nbytes] = 0
 
     def __bytes__(self) -> bytes:
         out = np.empty(self._nbytes, dtype=np.uint8)
@@ -71,13 +87,28 @@ class Weights:
     __hash__ = None
 
 
-def write_weights(weights, dst: np.ndarray, release: bool = False) -> None:
-    """Writes a plan's constants region (`Weights` or any bytes-like blob) into the uint8 array `dst`;
-    `release`: see Weights.write_into."""
+def _write_pieces(pieces, dst: np.ndarray, lo: int, hi: int) -> None:
+    """Writes (offset, array) pieces in increasing order, all in [lo, hi), to dst (dst[0] is byte lo);
+    the gaps are zeroed."""
+    end = lo
+    for off, array in pieces:
+        dst[end - lo:off - lo] = 0
+        end = off + array.nbytes
+        dst[off - lo:end - lo] = array.reshape(-1).view(np.uint8)
+    dst[end - lo:hi - lo] = 0
+
+
+def weights_writer(weights, release: bool = False):
+    """A function (dst, lo=0, hi=None) writing bytes [lo, hi) of a plan's constants region (`Weights` or
+    any bytes-like blob) into the uint8 array dst; `release`: see Weights.release."""
     if isinstance(weights, Weights):
-        weights.write_into(dst, release)
-    else:
-        dst[:len(weights)] = np.frombuffer(weights, dtype=np.uint8)
+        return weights.release() if release else weights.write_into
+    blob = np.frombuffer(weights, dtype=np.uint8)
+
+    def write(dst: np.ndarray, lo: int = 0, hi: int | None = None) -> None:
+        dst[:(len(blob) if hi is None else hi) - lo] = blob[lo:hi]
+
+    return write
 
 
 @dataclass(frozen=True)
@@ -102,11 +133,19 @@ class Binding:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """Init-only constants written into the arena (free until the first run) just before the next `steps`
+    init steps, which read them: copies of (name, offset in the weights blob, offset in memory, bytes)."""
+    steps: int
+    copies: tuple[tuple[str, int, int, int], ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     steps: tuple[PlanStep, ...]
     inputs: tuple[Binding, ...]
     outputs: tuple[Binding, ...]
-    weights: bytes | Weights = field(repr=False)  # the constants region, written once at offset 0
+    weights: bytes | Weights = field(repr=False)  # the constants written at offset 0, then the init-only ones
     arena_offset: int  # activations start here (after the constants)
     arena_bytes: int  # activations, graph inputs and outputs, scratch
     naive_bytes: int  # the same without any reuse: every value and scratch in a buffer of its own
@@ -114,13 +153,22 @@ class Plan:
     init_steps: tuple[PlanStep, ...] = ()  # run once at load, after the weights are written, before any run
     persistent_bytes: int = 0  # buffers live for the whole session, between the constants and the arena
     values: dict = field(default_factory=dict, repr=False)  # every placed value -> Binding (for reports)
+    init_only_bytes: int = 0  # the weights blob's last bytes: constants only init steps read, never resident
+    stages: tuple[Stage, ...] = ()  # where and when the init-only constants are written (all init steps)
+    staging_bytes: int = 0  # the arena bytes they use during the init steps
+
+    @property
+    def resident_bytes(self) -> int:
+        """The size of the constants region at offset 0 (the weights blob less its init-only part)."""
+        return len(self.weights) - self.init_only_bytes
 
     @property
     def total_bytes(self) -> int:
-        return self.arena_offset + self.arena_bytes
+        return self.arena_offset + max(self.arena_bytes, self.staging_bytes)
 
     def report(self) -> dict:
-        return {"n_steps": len(self.steps), "n_init_steps": len(self.init_steps), "weights_bytes": len(self.weights),
+        return {"n_steps": len(self.steps), "n_init_steps": len(self.init_steps),
+                "weights_bytes": self.resident_bytes, "init_only_bytes": self.init_only_bytes,
                 "persistent_bytes": self.persistent_bytes, "arena_bytes": self.arena_bytes,
                 "naive_bytes": self.naive_bytes, "lower_bound_bytes": self.lower_bound_bytes,
                 "arena_vs_lower_bound": round(self.arena_bytes / max(self.lower_bound_bytes, 1), 4),
@@ -144,7 +192,8 @@ class Plan:
             return tuple(PlanStep(**{**s, "tensors": tuple(s["tensors"]), "ints": tuple(s["ints"])})
                          for s in d.pop(key, ()))
 
-        return Plan(steps=steps("steps"), init_steps=steps("init_steps"),
+        stages = tuple(Stage(s["steps"], tuple(tuple(c) for c in s["copies"])) for s in d.pop("stages", ()))
+        return Plan(steps=steps("steps"), init_steps=steps("init_steps"), stages=stages,
                     inputs=tuple(Binding(**{**b, "shape": tuple(b["shape"])}) for b in d.pop("inputs")),
                     outputs=tuple(Binding(**{**b, "shape": tuple(b["shape"])}) for b in d.pop("outputs")),
                     weights=weights, **d)
@@ -216,6 +265,49 @@ def _place_views(order, lowered, buffers: _Buffers, members: dict[str, set[str]]
         ctx.steps.clear()
 
 
+def _init_only(lowered, buffers: _Buffers, outputs: list[str], const_roots: set[str]) -> dict[str, int]:
+    """The constant buffers that only the init steps of one node read (no run step, not an output):
+    root -> that node's position."""
+    readers: dict[str, set[int]] = {}
+    run_read = {buffers.find(o) for o in outputs}
+    for pos, ctx in enumerate(lowered):
+        for steps, into in ((ctx.steps, None), (ctx.init_steps, pos)):
+            for s in steps:
+                for t in s.tensors:
+                    if t is not None and not t[0].startswith("#"):
+                        root = buffers.find(t[0])
+                        if into is None:
+                            run_read.add(root)
+                        else:
+                            readers.setdefault(root, set()).add(into)
+    return {r: min(p) for r, p in readers.items() if r in const_roots and r not in run_read and len(p) == 1}
+
+
+def _stage(init_only: dict[str, int], nbytes: dict[str, int], arena_bytes: int):
+    """Where the init-only constants go in the arena, free until the first run: node by node, in as many
+    stages as it takes to fit them in the arena (or in the largest node's constants, if larger). Returns
+    the position of each stage's first node, each stage's [(root, offset from the arena start)], and the
+    bytes used."""
+    by_pos: dict[int, list[str]] = {}
+    for root, pos in sorted(init_only.items()):
+        by_pos.setdefault(pos, []).append(root)
+    need = {pos: sum(align_up(nbytes[r]) for r in roots) for pos, roots in by_pos.items()}
+    capacity = max([arena_bytes, *need.values()])
+    starts: list[int] = []
+    staged: list[list[tuple[str, int]]] = []
+    used = at = 0
+    for pos in sorted(by_pos):
+        if not staged or at + need[pos] > capacity:
+            starts.append(pos)
+            staged.append([])
+            at = 0
+        for root in by_pos[pos]:
+            staged[-1].append((root, at))
+            at += align_up(nbytes[root])
+        used = max(used, at)
+    return starts, staged, used
+
+
 def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1) -> Plan:
     """Schedules, lowers and places `graph`; `outputs` may name any value (default: the graph outputs).
     threads > 1 splits the big GEMM and conv steps into that many independent parts behind a u8_parallel
@@ -231,6 +323,11 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
     order = topological_order(graph, needed_nodes(graph, outputs))
     T = {k: v.type for k, v in graph.values.items()}
     is_const = {k for k, v in graph.values.items() if v.const is not None}
+    known = {o for n in order for o in n.outputs} | set(graph.inputs) | is_const
+    for node in order:
+        for i in node.inputs:
+            if i and i not in known:
+                raise PlanError(f"{node}: input '{i}' has no value: not a graph input, a constant or a node's output")
 
     # lower every node to kernel steps; remember aliases and scratch
     lowered, buffers = [], _Buffers()
@@ -286,31 +383,34 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
                 group |= members.pop(out)
                 break
 
-    # constants: each distinct constant buffer once, at the start
+    def const_array(root: str) -> np.ndarray:
+        return np.ascontiguousarray(graph.values[sorted(members[root] & is_const)[0]].const)
+
+    # constants: each distinct constant buffer once, at the start; those only one node's init steps read
+    # (raw weights that are packed or transformed at load) are staged in the arena instead (_stage)
+    init_only = _init_only(lowered, buffers, outputs, {r for r, g in members.items() if g & is_const})
     pieces: list[tuple[int, np.ndarray]] = []  # the constants' own arrays, not copied here
     n_weights = 0
     offset: dict[str, int] = {}
-    for root, group in sorted(members.items()):
-        const = group & is_const
-        if const:
-            array = np.ascontiguousarray(graph.values[sorted(const)[0]].const)
-            offset[root] = n_weights = align_up(n_weights)
-            if array.size:
-                pieces.append((n_weights, array))
-            n_weights += array.nbytes
-    weights = Weights(pieces, n_weights)
+    for root in sorted(r for r, g in members.items() if g & is_const and r not in init_only):
+        array = const_array(root)
+        offset[root] = n_weights = align_up(n_weights)
+        if array.size:
+            pieces.append((n_weights, array))
+        n_weights += array.nbytes
+    resident = n_weights
 
     # persistent buffers: each its own place after the constants, for the whole session
     persistent_at: dict[tuple[int, int], int] = {}
     persistent_bytes = 0
     for pos, ctx in enumerate(lowered):
         for k, nbytes in enumerate(ctx.persistent):
-            persistent_at[pos, k] = align_up(len(weights)) + persistent_bytes
+            persistent_at[pos, k] = align_up(resident) + persistent_bytes
             persistent_bytes += align_up(nbytes)
-    arena_offset = align_up(len(weights)) + persistent_bytes
+    arena_offset = align_up(resident) + persistent_bytes
 
     # everything else: one interval per buffer, plus per-node scratch
-    roots = [r for r in sorted(members) if r not in offset]
+    roots = [r for r in sorted(members) if r not in offset and r not in init_only]
     intervals = [Interval(max(buffers.offset(m) + T[m].nbytes for m in members[r]), min(first[m] for m in members[r]),
                           max(last[m] for m in members[r])) for r in roots]
     scratch_at = []
@@ -322,6 +422,22 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
     for r, off in zip(roots, placed):
         offset[r] = arena_offset + off
     value_bytes = intervals[:len(roots)]
+
+    arrays = {r: const_array(r) for r in init_only}
+    stage_starts, staged, staging_bytes = _stage(init_only, {r: a.nbytes for r, a in arrays.items()}, arena_bytes)
+    stages = []
+    for k, (pos, group) in enumerate(zip(stage_starts, staged)):
+        copies = []
+        for root, at in group:
+            offset[root] = arena_offset + at
+            n_weights = align_up(n_weights)
+            pieces.append((n_weights, arrays[root]))
+            copies.append((root, n_weights, offset[root], arrays[root].nbytes))
+            n_weights += arrays[root].nbytes
+        end = stage_starts[k + 1] if k + 1 < len(stage_starts) else len(lowered)
+        stages.append(Stage(sum(len(ctx.init_steps) for ctx in lowered[0 if k == 0 else pos:end]), tuple(copies)))
+    del arrays
+    weights = Weights(pieces, n_weights)
 
     def where(ref, pos: int, init: bool = False) -> int | None:
         if ref is None:
@@ -346,13 +462,13 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
         t = T[name]
         return Binding(name, str(t.dtype.np), tuple(t.shape), offset[buffers.find(name)] + buffers.offset(name))
 
-    values = {v: binding(v) for v in first if T[v].is_static}
+    values = {v: binding(v) for v in first if T[v].is_static and buffers.find(v) not in init_only}
     naive = sum(align_up(T[v].nbytes) for v in first if v not in is_const) + sum(
         align_up(i.size) for i in intervals[len(roots):])
     return Plan(steps=steps, inputs=tuple(binding(i) for i in graph.inputs), outputs=tuple(binding(o) for o in outputs),
                 weights=weights, arena_offset=arena_offset, arena_bytes=arena_bytes, naive_bytes=naive,
                 lower_bound_bytes=lower_bound(value_bytes), init_steps=init_steps, persistent_bytes=persistent_bytes,
-                values=values)
+                values=values, init_only_bytes=n_weights - resident, stages=tuple(stages), staging_bytes=staging_bytes)
 
 
-__all__ = ["ALIGN", "Binding", "GraphError", "Plan", "PlanStep", "Weights", "build_plan", "write_weights"]
+__all__ = ["ALIGN", "Binding", "GraphError", "Plan", "PlanStep", "Stage", "Weights", "build_plan", "weights_writer"]

@@ -104,13 +104,20 @@ def test_a_trap_is_a_kernel_error_and_the_executor_survives():
 
 
 def test_weights_live_only_in_the_arena():
+    """The loaded plan's weights are the arena's constants and persistent buffers (the packed weights the
+    init steps made); saved and loaded again, it runs without init steps and gives the same outputs."""
     plan = build_plan(msgraph.import_onnx(lenet5()))
-    raw = bytes(plan.weights)
+    assert plan.init_steps and plan.stages
+    raw = bytes(plan.weights)[:plan.resident_bytes]
     ex = Executor(plan)
     assert isinstance(ex.plan.weights, ArenaBytes) and not ex.plan.weights.flags.writeable
     assert np.shares_memory(ex.plan.weights, ex._memory)
-    assert bytes(ex.plan.weights) == raw
-    assert Plan.from_json(ex.plan.to_json(), bytes(ex.plan.weights)).steps == ex.plan.steps
+    assert bytes(ex.plan.weights)[:len(raw)] == raw and len(ex.plan.weights) == plan.arena_offset
+    assert not ex.plan.init_steps and not ex.plan.stages and ex.load_report == plan.report()
+    again = Plan.from_json(ex.plan.to_json(), bytes(ex.plan.weights))
+    assert again.steps == ex.plan.steps
+    x = np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_array_equal(Executor(again)({"x": x})[0], ex({"x": x})[0])
 
 
 def test_owned_weights_are_released_into_the_arena():
@@ -128,7 +135,7 @@ def test_owned_weights_are_released_into_the_arena():
     del g
     ex = Executor(plan, own_weights=True)
     gc.collect()
-    assert ref() is None and bytes(ex.plan.weights) == raw
+    assert ref() is None and bytes(ex.plan.weights)[:plan.resident_bytes] == raw[:plan.resident_bytes]
     np.testing.assert_array_equal(ex({"x": x})[0], want[0])
     with pytest.raises(msgraph.errors.PlanError, match="released"):
         Executor(plan)
@@ -184,12 +191,21 @@ def test_large_initializers_import_without_copies_and_still_checked():
 
 
 def test_static_session_holds_weights_in_the_arena_and_plans_folded_values_again(rng):
+    from onnx.reference import ReferenceEvaluator
+
     m = lenet5()
     sess = msgraph.InferenceSession(m)
     ex = next(iter(sess._cache.values()))
     consts = [v.const for v in sess.graph.values.values() if v.const is not None and v.const.size > 16]
     assert consts and all(np.shares_memory(c, ex._memory) for c in consts)
     x = rng.standard_normal((1, 1, 28, 28)).astype(np.float32)
+    # the raw conv weights were only read by init steps (packed at load): the session kept none of them,
+    # and a plan for another output imports the model again
+    assert all(sess.graph.values[n].const is None for n in sess._staged) and sess._staged
+    mid = next(n.outputs[0] for n in sess.graph.nodes if n.op == "MaxPool")
+    got = sess.run([mid], {"x": x})[0]
+    want = ReferenceEvaluator(m).run([mid], {"x": x})[0]  # (onnxruntime serves graph outputs only)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     gone = [n for n in msgraph.import_onnx(m).values if n not in sess.graph.values]
     for name in gone[:2]:  # values the optimised graph folded away are still computed on request
         (v,) = sess.run([name], {"x": x})

@@ -89,7 +89,31 @@ def test_models_plan_near_the_lower_bound(build):
     check_plan(g, plan)
     assert plan.arena_bytes <= 1.10 * plan.lower_bound_bytes, plan.report()
     # constants, then the persistent buffers (packed conv weights), then the arena
-    assert plan.arena_offset == -(-len(plan.weights) // ALIGN) * ALIGN + plan.persistent_bytes
+    assert plan.arena_offset == -(-plan.resident_bytes // ALIGN) * ALIGN + plan.persistent_bytes
+
+
+@pytest.mark.parametrize("build", [mlp, lenet5], ids=["mlp", "lenet5"])
+def test_init_only_constants_are_staged_in_the_arena(build):
+    """Weights that only init steps read (packed at load) are not resident: each stage writes them into
+    the arena, free until the first run, before its init steps; they never overlap within a stage, and
+    the plan runs like one with every constant resident (the executor's tests compare outputs)."""
+    g = msgraph.import_onnx(build(batch=1))
+    plan = build_plan(g)
+    assert plan.stages and plan.init_only_bytes > 0
+    assert sum(s.steps for s in plan.stages) == len(plan.init_steps)
+    assert plan.staging_bytes <= max(plan.arena_bytes, max(c[3] for s in plan.stages for c in s.copies) + ALIGN)
+    blob = bytes(plan.weights)
+    first = 0
+    for stage in plan.stages:
+        spans = sorted((dst, dst + n) for _, _, dst, n in stage.copies)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+        assert all(plan.arena_offset <= lo and hi <= plan.arena_offset + plan.staging_bytes for lo, hi in spans)
+        for name, src, dst, n in stage.copies:
+            assert src >= plan.resident_bytes and name not in plan.values
+            assert blob[src:src + n] == np.ascontiguousarray(g.values[name].const).tobytes()
+            readers = [s for s in plan.init_steps[first:first + stage.steps] if dst in s.tensors]
+            assert readers and all(s not in readers for s in plan.init_steps[:first])
+        first += stage.steps
 
 
 def test_plan_json_round_trip():
@@ -120,13 +144,14 @@ def test_persistent_buffers_never_overlap(batch):
     g = msgraph.import_onnx(lenet5(batch=batch))
     plan = build_plan(g)
     check_plan(g, plan)
-    lo, hi = -(-len(plan.weights) // ALIGN) * ALIGN, plan.arena_offset
+    lo, hi = -(-plan.resident_bytes // ALIGN) * ALIGN, plan.arena_offset
+    staged = {dst for stage in plan.stages for _, _, dst, _ in stage.copies}
     # the two convs' weights, and the three fully connected layers' (1 or 3 rows: packed for dot products)
     assert [s.kernel for s in plan.init_steps] == ["f32_conv2d_pack_weights"] * 2 + ["f32_gemv_pack_b"] * 3
     spans = []
     for s in plan.init_steps:
         w, packed = s.tensors
-        assert w < len(plan.weights)  # reads a constant
+        assert w in staged  # reads a constant that only init steps read: staged in the arena
         spans.append((packed, packed + _packed_bytes(s.kernel, s.ints, 4)))
     spans.sort()
     assert spans[0][0] >= lo and spans[-1][1] <= hi and hi - lo == plan.persistent_bytes
@@ -244,6 +269,15 @@ def test_init_steps_read_constants_only(monkeypatch):
         build_plan(g)
 
 
+def test_a_value_without_producer_or_data_is_a_plan_error():
+    """A graph whose constant lost its data (e.g. a session's graph without the weights only init steps
+    read) must not plan as if the value were an input written at run time."""
+    g = Graph(nodes=(Node("Add", ("x", "w"), ("y",), {}, "add"),),
+              values={"x": Value("x", F32), "w": Value("w", F32), "y": Value("y", F32)}, inputs=("x",), outputs=("y",))
+    with pytest.raises(PlanError, match="'add'.*input 'w' has no value"):
+        build_plan(g)
+
+
 def test_failing_init_step_is_reported_at_load():
     from backend_wasm.executor import Executor
     from msgraph.errors import KernelError
@@ -252,7 +286,7 @@ def test_failing_init_step_is_reported_at_load():
     plan = build_plan(msgraph.import_onnx(lenet5()))
     s = plan.init_steps[0]
     bad = Plan(**{**plan.__dict__, "init_steps": (PlanStep(s.node, s.op, s.kernel, s.tensors,
-                                                           s.ints[:9] + (5,) + s.ints[10:]),)})
+                                                           s.ints[:9] + (5,) + s.ints[10:]),) + plan.init_steps[1:]})
     with pytest.raises(KernelError, match="init kernel f32_conv2d_pack_weights.*group"):
         Executor(bad)
 

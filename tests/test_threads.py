@@ -26,6 +26,7 @@ from msgraph import zoo
 from msgraph.bench import bench
 from msgraph.errors import KernelError
 from msgraph.onnx_export import to_onnx
+from msgraph.onnx_import import import_onnx
 from msgraph.ops import _split
 from msgraph.passes import optimize
 from msgraph.plan import Plan, build_plan
@@ -288,7 +289,7 @@ def test_close_and_garbage_collection_stop_the_workers(rng):
     sess.close()
     assert len(workers()) == before
     assert np.array_equal(sess.run(None, feeds)[0], first)  # still runs, on one thread
-    ex = Executor(build_plan(optimize(InferenceSession(m).graph), threads=2), threads=2)
+    ex = Executor(build_plan(optimize(import_onnx(m)), threads=2), threads=2)
     assert len(workers()) == before + 1
     del ex
     gc.collect()
@@ -317,7 +318,7 @@ def test_bench_reports_threads_for_both_engines():
 
 def test_split_plan_survives_json(split_all, rng):
     m, feeds, want = conv_model(1, 16, 20, 23, 24, 5, 2, 2, 1, True, True, None, rng)
-    g = optimize(InferenceSession(m).graph)
+    g = optimize(import_onnx(m))
     plan = build_plan(g, threads=2)
     again = Plan.from_json(plan.to_json(), bytes(plan.weights))
     assert again.steps == plan.steps and any(s.kernel == "u8_parallel" for s in again.steps)

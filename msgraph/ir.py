@@ -4,7 +4,7 @@ Imports nothing from the frontends, the planner or any backend.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -52,15 +52,58 @@ class TensorType:
         return f"{self.dtype.name}[{','.join(str(d) for d in self.shape)}]"
 
 
+class LazyConst:
+    """A constant computed when it is read: `np.asarray(c)` (and any other ndarray attribute) computes it,
+    `c.fill(out)` computes it straight into `out`, e.g. a place in an arena. BatchNorm-folded weights are
+    one (msgraph.passes.fold_batchnorm): the folded product is never held as an array of its own, only
+    written where the plan puts it. It keeps what it is computed from alive; every read recomputes."""
+
+    def __init__(self, shape: tuple[int, ...], dtype, fill: Callable[[np.ndarray], None]) -> None:
+        self.shape, self.dtype, self._fill = tuple(int(d) for d in shape), np.dtype(dtype), fill
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def fill(self, out: np.ndarray) -> None:
+        """Computes the constant into `out` (of its shape and dtype)."""
+        self._fill(out)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.empty(self.shape, self.dtype)
+        self._fill(out)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(np.asarray(self), name)  # reshape, astype, copy, tobytes...
+
+    def __getitem__(self, key):
+        return np.asarray(self)[key]
+
+    def __repr__(self) -> str:
+        return f"LazyConst({self.dtype}{list(self.shape)})"
+
+
 @dataclass(frozen=True, eq=False)
 class Value:
     name: str
     type: TensorType
-    const: np.ndarray | None = None  # set for initializers / constants
+    const: np.ndarray | LazyConst | None = None  # set for initializers / constants
 
     @staticmethod
-    def constant(name: str, array: np.ndarray) -> Value:
-        array = np.asarray(array, order="C")  # (ascontiguousarray would turn a scalar into shape [1])
+    def constant(name: str, array: np.ndarray | LazyConst) -> Value:
+        if not isinstance(array, LazyConst):
+            array = np.asarray(array, order="C")  # (ascontiguousarray would turn a scalar into shape [1])
         return Value(name, TensorType(dtypes.from_numpy(array.dtype), tuple(int(d) for d in array.shape)), array)
 
 

@@ -17,7 +17,7 @@ from onnx.external_data_helper import load_external_data_for_model
 from . import dtypes, ops
 from ._protowire import WireError, strip_initializers
 from .errors import GraphError, MsGraphError, ShapeError, UnsupportedOpError, UnsupportedTypeError
-from .ir import Graph, Node, TensorType, Value
+from .ir import Graph, LazyConst, Node, TensorType, Value
 from .passes.fold_constants import SHAPE_OPS, fold_node
 from .schedule import needed_nodes, topological_order
 
@@ -99,12 +99,13 @@ def _maps_file(array: np.ndarray) -> bool:
 
 
 def detach_weights(graph: Graph) -> Graph:
-    """`graph` with every constant that views a model file's memory map (import_onnx(map_weights=True))
-    replaced by a copy."""
-    mapped = {k: v for k, v in graph.values.items() if v.const is not None and _maps_file(v.const)}
+    """`graph` with every constant that views a model file's memory map (import_onnx(map_weights=True)), or
+    is computed from one (a LazyConst), replaced by an array of its own."""
+    mapped = {k: v for k, v in graph.values.items()
+              if v.const is not None and (isinstance(v.const, LazyConst) or _maps_file(v.const))}
     if not mapped:
         return graph
-    return graph.replace(values={**graph.values, **{k: Value(k, v.type, v.const.copy()) for k, v in mapped.items()}})
+    return graph.replace(values={**graph.values, **{k: Value(k, v.type, np.array(v.const)) for k, v in mapped.items()}})
 
 
 def _describe(model) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from . import ops
 from .arena import ALIGN, Interval, align_up, lower_bound, place
 from .errors import GraphError, PlanError
-from .ir import Graph
+from .ir import Graph, LazyConst
 from .ops._split import split_steps
 from .schedule import needed_nodes, topological_order
 
@@ -94,7 +94,10 @@ def _write_pieces(pieces, dst: np.ndarray, lo: int, hi: int) -> None:
     for off, array in pieces:
         dst[end - lo:off - lo] = 0
         end = off + array.nbytes
-        dst[off - lo:end - lo] = array.reshape(-1).view(np.uint8)
+        if isinstance(array, LazyConst):
+            array.fill(dst[off - lo:end - lo].view(array.dtype).reshape(array.shape))
+        else:
+            dst[off - lo:end - lo] = array.reshape(-1).view(np.uint8)
     dst[end - lo:hi - lo] = 0
 
 
@@ -383,8 +386,9 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
                 group |= members.pop(out)
                 break
 
-    def const_array(root: str) -> np.ndarray:
-        return np.ascontiguousarray(graph.values[sorted(members[root] & is_const)[0]].const)
+    def const_array(root: str) -> np.ndarray | LazyConst:
+        c = graph.values[sorted(members[root] & is_const)[0]].const
+        return c if isinstance(c, LazyConst) else np.ascontiguousarray(c)
 
     # constants: each distinct constant buffer once, at the start; those only one node's init steps read
     # (raw weights that are packed or transformed at load) are staged in the arena instead (_stage)

@@ -108,6 +108,26 @@ def test_batchnorm_folds_into_conv(with_bias):
     assert [n.op for n in after.nodes] == ["Conv"]
 
 
+def test_folded_conv_weights_are_made_only_where_the_plan_puts_them():
+    """The folded weights are a LazyConst: W * scale computed into the plan's weights (the same bits as
+    the product in the weights' dtype), and as an array of its own when read; the plan never holds a copy."""
+    from msgraph.ir import LazyConst
+    from msgraph.plan import build_plan
+
+    m = conv_bn(True)
+    g = ir_of(m)
+    after = optimize(g, passes=[fold_batchnorm])
+    w_bn = after.values[after.nodes[0].inputs[1]].const
+    assert isinstance(w_bn, LazyConst) and w_bn.shape == (8, 4, 3, 3) and w_bn.dtype == np.float32
+    init = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
+    scale = init["scale"].astype(np.float64) / np.sqrt(init["var"].astype(np.float64) + 1e-3)
+    want = init["W"] * scale.astype(np.float32).reshape(-1, 1, 1, 1)
+    assert np.array_equal(np.asarray(w_bn), want) and np.array_equal(w_bn.reshape(-1), want.reshape(-1))
+    plan = build_plan(after)
+    blob = np.frombuffer(bytes(plan.weights), np.uint8)
+    assert want.tobytes() in blob.tobytes()
+
+
 def test_batchnorm_stays_when_the_conv_output_is_asked_for():
     g = ir_of(conv_bn(True))
     after = optimize(g, keep=["c", "y"], passes=[fold_batchnorm])

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..ir import Graph, Node, Value, unique_name
+from ..ir import Graph, LazyConst, Node, Value, unique_name
 
 
 class Rewriter:
@@ -117,9 +117,9 @@ class Rewriter:
         self.values[name] = Value(name, type_)
         return name
 
-    def add_const(self, base: str, array: np.ndarray) -> str:
+    def add_const(self, base: str, array: np.ndarray | LazyConst) -> str:
         name = self.fresh(base)
-        self.values[name] = Value.constant(name, np.ascontiguousarray(array))
+        self.values[name] = Value.constant(name, array if isinstance(array, LazyConst) else np.ascontiguousarray(array))
         return name
 
     def result(self) -> Graph:

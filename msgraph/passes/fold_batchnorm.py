@@ -1,10 +1,11 @@
 """Folds an inference BatchNormalization into the Conv or Gemm before it (scaled weights, shifted bias),
-when the BatchNormalization is the only reader of that output and nobody asks for it."""
+when the BatchNormalization is the only reader of that output and nobody asks for it. A Conv's scaled
+weights are a LazyConst: computed when the plan's weights are written, not held beside the originals."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Node
+from ..ir import LazyConst, Node
 from ..ops.norm import bn_training
 from ._rewrite import Rewriter
 
@@ -32,7 +33,8 @@ def _fold_conv(rw: Rewriter, node: Node, bn: Node) -> Node | None:
     if p is None:
         return None
     scale, shift = p
-    w2 = w * scale.astype(w.dtype).reshape(-1, *([1] * (w.ndim - 1)))  # in the weights' dtype, like onnxruntime
+    s = scale.astype(w.dtype).reshape(-1, *([1] * (w.ndim - 1)))  # in the weights' dtype, like onnxruntime
+    w2 = LazyConst(w.shape, w.dtype, lambda out: np.multiply(w, s, out=out))  # made where the plan puts it
     b2 = ((0.0 if bias is None else bias.astype(np.float64)) * scale + shift).astype(w.dtype)
     inputs = (node.inputs[0], rw.add_const(f"{node.name}/W_bn", w2), rw.add_const(f"{node.name}/B_bn", b2))
     return Node(node.op, inputs, bn.outputs[:1], node.attrs, node.name, node.domain)

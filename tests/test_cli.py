@@ -78,6 +78,14 @@ def test_help_for_every_command():
         assert r.returncode == 0 and "usage: msgraph" in r.stdout
 
 
+def test_a_closed_stdout_ends_quietly():
+    """`msgraph ops | head -1`: the reader goes away; no traceback, the exit status of a broken pipe."""
+    code = ("import os, sys\nr, w = os.pipe()\nos.close(r)\nos.dup2(w, 1)\n"
+            "from msgraph import cli\nsys.exit(cli.main(['ops']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 141 and r.stderr == "", r.stderr
+
+
 def test_bad_model_path(capsys, tmp_path):
     assert cli.main(["run", str(tmp_path / "nope.onnx")]) == 1
     assert "no ONNX model" in capsys.readouterr().err

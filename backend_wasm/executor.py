@@ -149,7 +149,7 @@ class Executor:
         write(self._memory[self.base:self.base + plan.resident_bytes], 0, plan.resident_bytes)
         start = self.base + program_offset
         self._memory[start:start + program.nbytes] = program.view(np.uint8)
-        self._call = _RawRun(inst, start, len(plan.steps), self._pool and self._pool.after_trap)
+        self._call = _RawRun(inst, start, len(plan.steps), self._pool.after_trap if self._pool else inst.reset_stack)
         self._program_start = start
         self.load_report = plan.report()  # the plan as planned (self.plan is the plan as loaded)
         if plan.init_steps:

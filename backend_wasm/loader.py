@@ -161,7 +161,7 @@ class Instance:
     last_error: wasmtime.Func
     opcodes: dict[str, int]
     exports: dict = field(repr=False, default_factory=dict)
-    stack_top: int = 0  # threaded build: where this instance's stack starts (reset after a trap)
+    stack_top: int = 0  # where this instance's stack starts (reset after a trap)
 
     def error_text(self) -> str:
         addr = self.last_error(self.store)
@@ -169,10 +169,12 @@ class Instance:
         return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
     def reset_stack(self) -> None:
-        """Puts the threaded build's __stack_pointer at stack_top (a trap leaves it where the trapped frames
-        had moved it)."""
-        top = self.stack_top - (self.stack_top >> 31 << 32)  # an i32
-        self.exports["__stack_pointer"].set_value(self.store, wasmtime.Val.i32(top))
+        """Puts __stack_pointer back at stack_top (a trap leaves it where the trapped frames had moved it);
+        a module that does not export it is left as it is."""
+        sp = self.exports.get("__stack_pointer")
+        if isinstance(sp, wasmtime.Global):
+            top = self.stack_top - (self.stack_top >> 31 << 32)  # an i32
+            sp.set_value(self.store, wasmtime.Val.i32(top))
 
     def buffer(self):
         """A fresh ctypes view of linear memory (rebuild after any grow)."""
@@ -229,6 +231,9 @@ def instances(min_bytes_after_heap: int, wasm_path: str | None = None, threads: 
         store = wasmtime.Store(engine())
         memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(pages, None)))
         insts = [_instance(store, mod, memory)]
+        sp = insts[0].exports.get("__stack_pointer")
+        if isinstance(sp, wasmtime.Global):
+            insts[0].stack_top = sp.value(store)
     else:
         if pages > mem_import.type.limits.max:
             raise KernelError(f"the threaded kernels' memory is limited to {mem_import.type.limits.max} pages, "

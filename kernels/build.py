@@ -19,11 +19,13 @@ FLAGS = [
     "-std=c11", "-Wall", "-Werror", "-Wno-unused-function",
     # zig's wasm linker rejects --stack-first but puts the stack first by default (data from 65536 up).
     "-Wl,--no-entry", "-Wl,--import-memory", "-Wl,--export=__heap_base", "-Wl,-z,stack-size=65536",
+    # the host puts the stack pointer back after a trap (which leaves it where the trapped frames moved it)
+    # and, in the threaded build, gives every instance but the first a stack of its own
+    "-Wl,--export=__stack_pointer",
 ]
 # The threaded build: the imported memory is shared (its maximum must be declared; 4 GiB overflows the
-# linker), and the host gives every instance but the first a stack of its own through __stack_pointer.
-MT_FLAGS = ["-matomics", "-DMG_THREADS", "-Wl,--shared-memory", "-Wl,--max-memory=4294901760",
-            "-Wl,--export=__stack_pointer"]
+# linker).
+MT_FLAGS = ["-matomics", "-DMG_THREADS", "-Wl,--shared-memory", "-Wl,--max-memory=4294901760"]
 VARIANTS = {"kernels": FLAGS, "kernels_mt": FLAGS + MT_FLAGS}
 
 

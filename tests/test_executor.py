@@ -94,9 +94,12 @@ def test_a_trap_is_a_kernel_error_and_the_executor_survives():
     far = 1 << 30  # far beyond the memory: the kernel's load traps
     bad = Plan(**{**plan.__dict__, "steps": (PlanStep(s.node, s.op, s.kernel, (far,) + s.tensors[1:], s.ints),)})
     ex = Executor(bad)
+    sp = ex._inst.exports["__stack_pointer"]
+    top = sp.value(ex._inst.store)
     for _ in range(2):
         with pytest.raises(KernelError, match="trap"):
             ex.run()
+        assert sp.value(ex._inst.store) == top  # the trapped frames' stack given back
     good = Executor(plan)
     good.set_input("x", np.zeros(4, np.float32))
     good.run()

@@ -17,12 +17,33 @@
 #define MG_WINO_VBYTES 262144 /* scratch for the transformed inputs of one block (a^2 x C x tiles values) */
 #define MG_WINO_NT 64         /* at most this many tiles per block */
 
-/* G (a x 3) of F(2x2, 3x3) and F(4x4, 3x3), for the weight transform (B^T and A^T are written out in
- * mg_wino_bt / mg_wino_at). */
-static const double mg_wino_g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-static const double mg_wino_g4[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                        {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                        {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+/* f64 vectors of MG_GEMM_MR lanes (the weight transform's: one output channel a lane). */
+typedef double mg_wino_v4d __attribute__((vector_size(4 * sizeof(double))));
+
+/* o[i * os] = (G x)[i], i < a, for the 3 values x[k * xs] (Lavin & Gray's G of F(m x m, 3x3)): F(2x2): G = [1 0 0;
+ * 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; F(4x4): G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6;
+ * 1/24 -1/12 1/6; 0 0 1]. Each row's sum (G[i][0] x0 + G[i][1] x1) + G[i][2] x2 rounds as written out in full,
+ * with its products shared and its zero terms skipped: the doubles 1/12 and 1/24 are 1/6's halved and quartered,
+ * and scaling by a power of 2 is exact. So the values are the full product's; only the sign of a zero from a
+ * -0 weight (+0 in full when a zero term is +0) and the NaNs of non-finite weights (0 * inf) can differ. */
+MG_INLINE void mg_wino_g(mg_wino_v4d *o, int os, const mg_wino_v4d *x, int xs, const int m) {
+    mg_wino_v4d x0 = x[0], x1 = x[xs], x2 = x[2 * xs];
+    if (m == 2) {
+        o[0] = x0;
+        o[os] = (x0 + x1 + x2) * 0.5;
+        o[2 * os] = (x0 - x1 + x2) * 0.5;
+        o[3 * os] = x2;
+        return;
+    }
+    mg_wino_v4d p0 = x0 * (-1.0 / 6), p1 = x1 * (-1.0 / 6), p2 = x2 * (-1.0 / 6); /* (1/24) x0 = -p0 / 4 */
+    mg_wino_v4d q0 = p0 * -0.25, q1 = p1 * -0.5;
+    o[0] = x0 * 0.25;
+    o[os] = p0 + p1 + p2;
+    o[2 * os] = p0 - p1 + p2;
+    o[3 * os] = q0 + q1 - p2;
+    o[4 * os] = q0 - q1 - p2;
+    o[5 * os] = x2;
+}
 
 /* Tiles per block: the panels of nr tiles whose aa x C values fit in MG_WINO_VBYTES, or two panels if they fit
  * in twice that (with many channels the weights, streamed once per block, outweigh the inputs: 512 -> 512 at
@@ -50,12 +71,25 @@ MG_INLINE v128_t mg_zip(v128_t a, v128_t b, size_t lane_bytes, int hi) {
     MG_CHECK(G == 1 && KH == 3 && KW == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1, MG_NAME(dt, op), \
              "only 3x3 convs with stride 1, dilation 1 and one group")
 
+/* p[0:MR] = v rounded to the dtype (one f32x4 store from two demotes; f64: two stores). */
+MG_INLINE void mg_wino_store_f32(float *p, mg_wino_v4d v) {
+    v128_t lo = wasm_f32x4_demote_f64x2_zero((v128_t)__builtin_shufflevector(v, v, 0, 1));
+    v128_t hi = wasm_f32x4_demote_f64x2_zero((v128_t)__builtin_shufflevector(v, v, 2, 3));
+    wasm_v128_store(p, wasm_i64x2_shuffle(lo, hi, 0, 2));
+}
+MG_INLINE void mg_wino_store_f64(double *p, mg_wino_v4d v) {
+    wasm_v128_store(p, (v128_t)__builtin_shufflevector(v, v, 0, 1));
+    wasm_v128_store(p + 2, (v128_t)__builtin_shufflevector(v, v, 2, 3));
+}
+
 /* ---- conv2d_winograd{,4}_weights (W, Packed; conv2d's ints): U = G g G^T of every W[m, c] (computed in
  * f64) as aa * Mp * C elements, aa = (m + 2)^2, Mp = ceil(M / 4) * 4: per MR-row tile i0 of the output
  * channels, the aa matrices' MR x C tiles one after another (one contiguous stream per tile for the run
- * kernel), each k-major: Packed[(i0 * aa + ij * MR) * C + c * MR + r] = U[i0 + r, c][ij], rows past M zero. */
-typedef double mg_wino_v4d __attribute__((vector_size(4 * sizeof(double)))); /* MG_GEMM_MR lanes */
-
+ * kernel), each k-major: Packed[(i0 * aa + ij * MR) * C + c * MR + r] = U[i0 + r, c][ij], rows past M zero.
+ * L input channels at a time: the MR rows' 9 L weights in 9 vector loads each, transposed so that a vector
+ * holds one weight of the MR rows (their lanes in the packed order), then per channel G g G^T on MR-lane f64
+ * vectors (mg_wino_g) and one MR-value store per ij. Rows past M and the channels of a last group of fewer
+ * than L come from a zero-padded copy (W is never read past its end). */
 #define MG_CONV2D_WINOGRAD_WEIGHTS(dt, op, m) \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
@@ -64,22 +98,54 @@ typedef double mg_wino_v4d __attribute__((vector_size(4 * sizeof(double)))); /* 
         const T *w = (const T *)(uintptr_t)t[0]; \
         T *u = (T *)(uintptr_t)t[1]; \
         MG_CHECK(u != 0, MG_NAME(dt, op), "the packed tensor is missing"); \
-        for (int32_t o0 = 0; o0 < M; o0 += MR) /* MR output channels at once, one lane each */ \
-            for (int32_t c = 0; c < C; c++) { \
-                mg_wino_v4d g[9], h[AL][3]; \
-                for (int k = 0; k < 9; k++) \
-                    for (int r = 0; r < MR; r++) \
-                        g[k][r] = o0 + r < M ? (double)w[((ptrdiff_t)(o0 + r) * C + c) * 9 + k] : 0.0; \
-                for (int i = 0; i < AL; i++) /* G g */ \
-                    for (int j = 0; j < 3; j++) \
-                        h[i][j] = mg_wino_g##m[i][0] * g[j] + mg_wino_g##m[i][1] * g[3 + j] + mg_wino_g##m[i][2] * g[6 + j]; \
-                T *dst = u + (ptrdiff_t)o0 * AA * C + (ptrdiff_t)c * MR; \
-                for (int ij = 0; ij < AA; ij++) { /* (G g) G^T */ \
-                    const mg_wino_v4d *hi = h[ij / AL]; \
-                    const double *gj = mg_wino_g##m[ij % AL]; \
-                    mg_wino_v4d v = hi[0] * gj[0] + hi[1] * gj[1] + hi[2] * gj[2]; \
-                    for (int r = 0; r < MR; r++) dst[(ptrdiff_t)ij * MR * C + r] = (T)v[r]; \
+        /* The aa streams MR * C values apart: a multiple of 4 KB (C a multiple of 1024 / sizeof(T)) puts them in \
+         * one L1 set, where the group's L stores per line evict each other: U goes through a line buffer then and \
+         * each line is copied whole (ResNet's 512 -> 512 F(2x2): 12 -> 9.5 ns a filter, 256 -> 256 F(4x4): \
+         * 28 -> 22), else straight to Packed (the copy would cost ~10%). */ \
+        int lined = (ptrdiff_t)MR * C * sizeof(T) % 4096 == 0; \
+        for (int32_t o0 = 0; o0 < M; o0 += MR) \
+            for (int32_t c = 0; c < C; c += L) { \
+                int32_t nc = C - c < L ? C - c : L; \
+                _Alignas(16) T pad[MR][9 * L]; \
+                const T *src[MR]; \
+                for (int r = 0; r < MR; r++) { \
+                    const T *row = o0 + r < M ? w + ((ptrdiff_t)(o0 + r) * C + c) * 9 : 0; \
+                    src[r] = row; \
+                    if (!row || nc < L) { \
+                        for (int k = 0; k < 9 * L; k++) pad[r][k] = row && k < 9 * nc ? row[k] : 0; \
+                        src[r] = pad[r]; \
+                    } \
                 } \
+                mg_wino_v4d g[9 * L]; /* g[l * 9 + k]: weight k of channel c + l, lane r: row o0 + r */ \
+                for (int q = 0; q < 9; q++) { \
+                    v128_t x[MR]; \
+                    for (int r = 0; r < MR; r++) x[r] = wasm_v128_load(src[r] + q * L); \
+                    if (L == 4) { \
+                        mg_transpose_4x32(x); \
+                        for (int l = 0; l < 4; l++) g[q * 4 + l] = __builtin_convertvector((mg_f32_vt)x[l], mg_wino_v4d); \
+                    } else { \
+                        mg_transpose_2x64(x); \
+                        mg_transpose_2x64(x + 2); \
+                        for (int l = 0; l < 2; l++) \
+                            g[q * 2 + l] = __builtin_shufflevector((mg_f64_vt)x[l], (mg_f64_vt)x[2 + l], 0, 1, 2, 3); \
+                    } \
+                } \
+                _Alignas(64) T buf[AA][L * MR]; /* this group's U, a line per ij, when lined */ \
+                T *dst = u + (ptrdiff_t)o0 * AA * C + (ptrdiff_t)c * MR, *out = lined ? buf[0] : dst; \
+                ptrdiff_t os = lined ? L * MR : (ptrdiff_t)MR * C; \
+                _Pragma("clang loop unroll(full)") \
+                for (int l = 0; l < L; l++) { \
+                    mg_wino_v4d h[AL][3]; \
+                    for (int j = 0; j < 3; j++) mg_wino_g(&h[0][j], 3, g + l * 9 + j, 3, m); /* G g */ \
+                    _Pragma("clang loop unroll(full)") \
+                    for (int i = 0; i < AL; i++) { /* (G g) G^T, row i */ \
+                        mg_wino_v4d v[AL]; \
+                        mg_wino_g(v, 1, h[i], 1, m); \
+                        for (int j = 0; j < AL && l < nc; j++) mg_wino_store_##dt(out + (i * AL + j) * os + l * MR, v[j]); \
+                    } \
+                } \
+                for (int ij = 0; ij < AA && lined; ij++, dst += MR * C) /* lined: C a multiple of L, nc = L */ \
+                    for (int k = 0; k < MR; k++) MG_STORE(dst + k * L, MG_LOAD(VT, buf[ij] + k * L)); \
             } \
         return 0; \
     }

@@ -773,6 +773,21 @@ def test_conv2d_winograd(name, case):
     run_conv(name, WINOGRAD_CASES[case])
 
 
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("M, C", [(1, 1), (5, 4), (6, 9), (7, 13), (13, 36), (3, 130), (4, 128), (5, 256)])
+def test_conv2d_winograd_weights_layout(dt, m, M, C):
+    """conv2d_winograd{,4}_weights alone against numpy's G g G^T in ABI.md's packed layout: input channels in
+    groups of the vector width (4 f32, 2 f64) with a partial last group, M not a multiple of 4 (zero rows), and
+    C * 4 rows a multiple of 4 KB (128 f64, 256 both), where the kernel writes through a line buffer."""
+    w = rand(dt, (M, C, 3, 3), np.random.default_rng(M * 1000 + C)) / 4
+    ints = [1, C, 6, 6, M, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]
+    kernel = "conv2d_winograd4_weights" if m == 4 else "conv2d_winograd_weights"
+    u = kh.run(f"{dt}_{kernel}", [w], [(((m + 2) ** 2 * -(-M // 4) * 4 * C,), dt)], ints)[0]
+    rtol = 1e-6 if dt == "f32" else 1e-13  # computed in f64 and rounded once: summation order only
+    np.testing.assert_allclose(u, winograd_weights_ref(w, m), rtol=rtol, atol=rtol * 0.1)
+
+
 DW_CASES = [  # N, C, H, W, pads, stride
     (1, 3, 8, 8, (1, 1, 1, 1), 1), (2, 5, 9, 17, (1, 1, 1, 1), 1), (1, 4, 12, 40, (1, 1, 1, 1), 1),
     (1, 4, 12, 40, (1, 1, 1, 1), 2), (1, 3, 11, 37, (1, 1, 1, 1), 2), (1, 2, 7, 56, (0, 0, 1, 1), 2),

@@ -6,6 +6,9 @@ type is checked once at load): about 1 us instead of the ~25 us of `Func.__call_
 from __future__ import annotations
 
 import ctypes
+import mmap
+import sys
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -98,6 +101,29 @@ def _named(e: _Trapped, steps) -> KernelError:
     return KernelError(f"node '{s.node}' ({s.op}), kernel {s.kernel}: {e}")
 
 
+def _populate_in_background(memory: np.ndarray, start: int, stop: int) -> threading.Thread | None:
+    """Faults in memory[start:stop] on another thread (Linux's MADV_POPULATE_WRITE), so that the init steps
+    filling the persistent buffers find their pages ready instead of faulting them in one by one (ResNet-18:
+    95 MB, a third of its load time on one core). Join the thread before returning; None when there is
+    nothing to do or no such call."""
+    if sys.platform != "linux" or stop - start < _POPULATE_MIN_BYTES:
+        return None
+    lo = (memory.ctypes.data + start + _OS_PAGE - 1) // _OS_PAGE * _OS_PAGE
+    hi = (memory.ctypes.data + stop) // _OS_PAGE * _OS_PAGE
+    libc = ctypes.CDLL(None, use_errno=True)
+    madvise = libc.madvise
+    madvise.argtypes, madvise.restype = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int), ctypes.c_int
+    # (fails harmlessly before Linux 5.14: the pages are then faulted in by the init steps as before)
+    thread = threading.Thread(target=madvise, args=(lo, hi - lo, _MADV_POPULATE_WRITE), daemon=True)
+    thread.start()
+    return thread
+
+
+_MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)
+_OS_PAGE = mmap.PAGESIZE
+_POPULATE_MIN_BYTES = 1 << 20
+
+
 class ArenaBytes(np.ndarray):
     """A read-only uint8 view of arena bytes standing in for a `bytes` blob (len, bytes(), the buffer
     protocol); copying a plan that holds it shares it rather than duplicating the weights."""
@@ -145,15 +171,22 @@ class Executor:
         buffer = inst.buffer()
         buffer.keepalive = inst  # numpy views of the arena keep the store (the memory's owner) alive
         self._memory = np.frombuffer(buffer, dtype=np.uint8)  # valid for life: memory never grows
-        write = weights_writer(plan.weights, release=own_weights)
-        write(self._memory[self.base:self.base + plan.resident_bytes], 0, plan.resident_bytes)
-        start = self.base + program_offset
-        self._memory[start:start + program.nbytes] = program.view(np.uint8)
-        self._call = _RawRun(inst, start, len(plan.steps), self._pool.after_trap if self._pool else inst.reset_stack)
-        self._program_start = start
-        self.load_report = plan.report()  # the plan as planned (self.plan is the plan as loaded)
-        if plan.init_steps:
-            self._init(plan, write, start + program.nbytes)
+        populating = _populate_in_background(self._memory, self.base + plan.arena_offset - plan.persistent_bytes,
+                                             self.base + plan.arena_offset) if plan.init_steps else None
+        try:
+            write = weights_writer(plan.weights, release=own_weights)
+            write(self._memory[self.base:self.base + plan.resident_bytes], 0, plan.resident_bytes)
+            start = self.base + program_offset
+            self._memory[start:start + program.nbytes] = program.view(np.uint8)
+            self._call = _RawRun(inst, start, len(plan.steps),
+                                 self._pool.after_trap if self._pool else inst.reset_stack)
+            self._program_start = start
+            self.load_report = plan.report()  # the plan as planned (self.plan is the plan as loaded)
+            if plan.init_steps:
+                self._init(plan, write, start + program.nbytes)
+        finally:
+            if populating is not None:
+                populating.join()
         # the plan as loaded: its weights the arena's constants (and persistent buffers, now filled), no init
         n_weights = plan.arena_offset if plan.persistent_bytes else plan.resident_bytes
         weights = self._memory[self.base:self.base + n_weights].view(ArenaBytes)

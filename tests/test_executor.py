@@ -1,6 +1,7 @@
 """The executor's fast call path: results, kernel faults and traps through the unchecked call, the fast
 run() path falling back to full checks, outputs that are copies, weights held once (in the arena)."""
 import gc
+import sys
 import time
 
 import numpy as np
@@ -213,3 +214,28 @@ def test_static_session_holds_weights_in_the_arena_and_plans_folded_values_again
     for name in gone[:2]:  # values the optimised graph folded away are still computed on request
         (v,) = sess.run([name], {"x": x})
         assert v.size > 0
+
+
+def test_big_persistent_buffers_are_populated_in_the_background(monkeypatch, rng):
+    """A model whose init steps fill megabytes of persistent buffers (Winograd filters) has their pages
+    faulted in by a helper thread meanwhile: finished by the end of the load, the results unchanged."""
+    from test_threads import conv_model, near
+
+    from backend_wasm import executor
+
+    started = []
+
+    def recording(*args):
+        thread = real(*args)
+        started.append(thread)
+        return thread
+
+    real = executor._populate_in_background
+    monkeypatch.setattr(executor, "_populate_in_background", recording)
+    m, feeds, want = conv_model(1, 128, 14, 14, 256, 3, 1, 1, 1, True, True, None, rng)
+    sess = msgraph.InferenceSession(m)
+    plan = next(iter(sess._cache.values())).load_report
+    assert plan["persistent_bytes"] >= 1 << 20 and len(started) == 1
+    thread = started[0]
+    assert (thread is not None) == sys.platform.startswith("linux") and not (thread and thread.is_alive())
+    near(sess.run(None, feeds)[0], want)

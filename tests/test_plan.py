@@ -116,12 +116,39 @@ def test_init_only_constants_are_staged_in_the_arena(build):
         first += stage.steps
 
 
+def test_a_weight_two_nodes_pack_stays_resident(rng):
+    """An init-only constant is staged for one node's init steps; one that two nodes pack (a shared
+    weight) stays in the constants region, and both convs still agree with onnxruntime."""
+    from conftest import ort_run
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx_builders import model
+
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    u = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], pads=[1] * 4, name="c1"),
+             helper.make_node("Conv", ["a", "w"], ["b"], pads=[1] * 4, name="c2"),
+             helper.make_node("Conv", ["b", "u"], ["y"], pads=[1] * 4, name="c3")]
+    m = model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 10, 10])],
+              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 10, 10])],
+              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(u, "u")])
+    plan = build_plan(msgraph.import_onnx(m))
+    staged = [name for stage in plan.stages for name, *_ in stage.copies]
+    assert staged == ["u"] and "w" in plan.values and plan.values["w"].offset < plan.resident_bytes
+    x = rng.standard_normal((1, 8, 10, 10)).astype(np.float32)
+    from test_threads import near
+
+    from backend_wasm.executor import Executor
+
+    near(Executor(plan)({"x": x})[0], ort_run(m, {"x": x})[0])  # (Winograd: error scales with the values)
+
+
 def test_plan_json_round_trip():
     plan = build_plan(msgraph.import_onnx(lenet5()))
     assert plan.init_steps and plan.persistent_bytes > 0  # the convs' weights are packed at load
     again = Plan.from_json(plan.to_json(), plan.weights)
     assert again.steps == plan.steps and again.inputs == plan.inputs and again.outputs == plan.outputs
     assert again.init_steps == plan.init_steps and again.persistent_bytes == plan.persistent_bytes
+    assert again.stages == plan.stages and again.staging_bytes == plan.staging_bytes and plan.stages
     assert again.arena_offset == plan.arena_offset and again.report() == plan.report()
     assert json.loads(plan.to_json())["format"] == 1
     with pytest.raises(PlanError):

@@ -83,7 +83,7 @@ class LazyConst:
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def __getattr__(self, name: str):
-        if name.startswith("__"):
+        if name.startswith("_"):  # (copy and pickle look for hooks before the instance has its fields)
             raise AttributeError(name)
         return getattr(np.asarray(self), name)  # reshape, astype, copy, tobytes...
 

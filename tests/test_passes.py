@@ -126,6 +126,11 @@ def test_folded_conv_weights_are_made_only_where_the_plan_puts_them():
     plan = build_plan(after)
     blob = np.frombuffer(bytes(plan.weights), np.uint8)
     assert want.tobytes() in blob.tobytes()
+    import copy
+    import pickle
+
+    for again in (copy.deepcopy(w_bn), pickle.loads(pickle.dumps(w_bn))):  # a graph can be copied or saved
+        assert isinstance(again, LazyConst) and np.array_equal(np.asarray(again), want)
 
 
 def test_batchnorm_stays_when_the_conv_output_is_asked_for():

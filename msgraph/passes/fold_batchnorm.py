@@ -3,6 +3,8 @@ when the BatchNormalization is the only reader of that output and nobody asks fo
 weights are a LazyConst: computed when the plan's weights are written, not held beside the originals."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..ir import LazyConst, Node
@@ -34,7 +36,7 @@ def _fold_conv(rw: Rewriter, node: Node, bn: Node) -> Node | None:
         return None
     scale, shift = p
     s = scale.astype(w.dtype).reshape(-1, *([1] * (w.ndim - 1)))  # in the weights' dtype, like onnxruntime
-    w2 = LazyConst(w.shape, w.dtype, lambda out: np.multiply(w, s, out=out))  # made where the plan puts it
+    w2 = LazyConst(w.shape, w.dtype, partial(np.multiply, w, s))  # made where the plan puts it (out: 3rd arg)
     b2 = ((0.0 if bias is None else bias.astype(np.float64)) * scale + shift).astype(w.dtype)
     inputs = (node.inputs[0], rw.add_const(f"{node.name}/W_bn", w2), rw.add_const(f"{node.name}/B_bn", b2))
     return Node(node.op, inputs, bn.outputs[:1], node.attrs, node.name, node.domain)

@@ -15,10 +15,11 @@ import numpy as np
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from msgraph.errors import KernelError
+from msgraph.errors import KernelError, PlanError
 
 ABI_VERSION = 2
 PAGE = 65536
+MAX_PAGES = 65536  # wasm32: 4 GiB
 HERE = Path(__file__).resolve().parent
 WASM = HERE / "kernels.wasm"
 _lock = threading.Lock()
@@ -227,6 +228,11 @@ def instances(min_bytes_after_heap: int, wasm_path: str | None = None, threads: 
     static_pages = mem_import.type.limits.min
     # __heap_base is only known after instantiation; the module's data + stack fit in its declared minimum.
     pages = static_pages + (min_bytes_after_heap + 64 + PAGE - 1) // PAGE
+    stacks = (threads - 1) * static_pages if mt else 0  # each worker's stack, at the end of memory
+    limit = mem_import.type.limits.max if mt else MAX_PAGES
+    if pages + stacks > limit:
+        raise PlanError(f"the plan needs {(pages + stacks) * PAGE / 2**30:.2f} GiB of memory; a WebAssembly "
+                        f"(wasm32) memory holds at most {limit * PAGE / 2**30:.2f} GiB: use a smaller batch or input")
     if not mt:
         store = wasmtime.Store(engine())
         memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(pages, None)))
@@ -235,11 +241,7 @@ def instances(min_bytes_after_heap: int, wasm_path: str | None = None, threads: 
         if isinstance(sp, wasmtime.Global):
             insts[0].stack_top = sp.value(store)
     else:
-        if pages > mem_import.type.limits.max:
-            raise KernelError(f"the threaded kernels' memory is limited to {mem_import.type.limits.max} pages, "
-                              f"{pages} are needed")
-        # each worker's stack at the end of memory, in as many bytes as the module's own stack and data
-        pages += (threads - 1) * static_pages
+        pages += stacks  # (each in as many bytes as the module's own stack and data)
         memory = SharedMemory(engine(True), wasmtime.MemoryType(wasmtime.Limits(pages, pages), shared=True))
         insts = [_instance(wasmtime.Store(engine(True)), mod, memory) for _ in range(threads)]
         for k, inst in enumerate(insts):

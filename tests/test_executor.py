@@ -239,3 +239,14 @@ def test_big_persistent_buffers_are_populated_in_the_background(monkeypatch, rng
     thread = started[0]
     assert (thread is not None) == sys.platform.startswith("linux") and not (thread and thread.is_alive())
     near(sess.run(None, feeds)[0], want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_plan_over_the_wasm32_memory_is_a_plan_error(threads):
+    """A plan that needs more than a 4 GiB WebAssembly memory (a huge batch) is refused with the size it
+    needs, not a wasmtime error."""
+    from dataclasses import replace
+
+    plan = replace(build_plan(msgraph.import_onnx(lenet5())), arena_bytes=5 << 30)
+    with pytest.raises(msgraph.errors.PlanError, match=r"needs 5\.\d\d GiB .* at most 4\.00 GiB"):
+        Executor(plan, threads=threads)

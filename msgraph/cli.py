@@ -99,7 +99,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .infer import infer
     from .onnx_import import import_onnx
     from .passes import optimize
-    from .plan import build_plan
+    from .plan import Stage, build_plan
 
     graph = import_onnx(args.model)
     shapes = _shape_overrides(args.shape)
@@ -116,10 +116,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
         d.update(plan.report())
         print(json.dumps(d))
         return 0
-    print(f"{'#':>4}  {'node':<24} {'kernel':<16} tensors (offsets)")
-    for k, s in enumerate(plan.steps):
-        offs = ", ".join("-" if t is None else str(t) for t in s.tensors)
-        print(f"{k:>4}  {s.node[:24]:<24} {s.kernel:<16} {offs}")
+    def rows(steps, first: int = 0) -> None:
+        for k, s in enumerate(steps, first):
+            offs = ", ".join("-" if t is None else str(t) for t in s.tensors)
+            print(f"{k:>4}  {s.node[:24]:<24} {s.kernel:<26} {offs}")
+
+    print(f"{'#':>4}  {'node':<24} {'kernel':<26} tensors (offsets)")
+    rows(plan.steps)
+    if plan.init_steps:
+        print("\ninit steps, once at load (each stage first writes the raw weights its steps read into the arena):")
+        first = 0
+        for n, stage in enumerate(plan.stages or (Stage(len(plan.init_steps), ()),), 1):
+            staged = ", ".join(f"{name} ({nbytes} B at {dst})" for name, _, dst, nbytes in stage.copies)
+            print(f"  stage {n}: {'writes ' + staged if staged else 'reads resident constants only'}")
+            rows(plan.init_steps[first:first + stage.steps], first)
+            first += stage.steps
     print()
     for kind, bindings in (("input", plan.inputs), ("output", plan.outputs)):
         for b in bindings:

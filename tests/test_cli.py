@@ -63,6 +63,9 @@ def test_plan_json_is_one_object(tmp_path, capsys):
     assert cli.main(["plan", str(path), "--shape", "x=1,784"]) == 0
     text = capsys.readouterr().out
     assert "arena_bytes" in text and "f32_gemv_packed_b" in text
+    # the init steps, stage by stage, with the raw weights each stage writes into the arena
+    assert "init steps, once at load" in text and "stage 1: writes fc0.weight (1605632 B at" in text
+    assert text.count("f32_gemv_pack_b ") == 3
 
 
 def test_ops_matrix_comes_from_the_registry(capsys):

@@ -280,6 +280,13 @@ def to_onnx(graph: Graph, producer: str = "msgraph") -> onnx.ModelProto:
     Constants used by a node or as an output become initializers (unused ones are left out), symbolic
     dims become dim_params, and every intermediate value gets a value_info with its type. Raises
     UnsupportedOpError for what the opset cannot express, GraphError for attributes ONNX does not know."""
+    known = {o for n in graph.nodes for o in n.outputs} | set(graph.inputs)
+    known |= {k for k, v in graph.values.items() if v.const is not None}
+    for node in graph.nodes:
+        missing = [i for i in node.inputs if i and i not in known]
+        if missing:  # e.g. a session's graph, which keeps no copy of the weights packed at load
+            raise GraphError(f"{node}: input '{missing[0]}' has no value (not a graph input, a constant or a "
+                             "node's output): export the model the graph came from")
     ctx = _Ctx(graph)
     for node in graph.nodes:
         if node.domain not in ("", "ai.onnx"):

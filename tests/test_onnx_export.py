@@ -448,3 +448,15 @@ def test_export_import_round_trip(builder, name):
     from msgraph.onnx_import import import_onnx
     model = to_onnx(getattr(builder, f"build_{name}")())
     assert to_onnx(import_onnx(model)).SerializeToString() == model.SerializeToString()
+
+
+def test_a_value_without_data_is_refused_not_exported():
+    """A session's graph keeps no copy of the weights packed at load: exporting it names the missing value
+    instead of writing a model without that initializer."""
+    from onnx_builders import lenet5
+
+    from backend_wasm.session import InferenceSession
+
+    sess = InferenceSession(lenet5())
+    with pytest.raises(GraphError, match="input '.*' has no value"):
+        to_onnx(sess.graph)

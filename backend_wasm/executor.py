@@ -171,8 +171,9 @@ class Executor:
         buffer = inst.buffer()
         buffer.keepalive = inst  # numpy views of the arena keep the store (the memory's owner) alive
         self._memory = np.frombuffer(buffer, dtype=np.uint8)  # valid for life: memory never grows
-        populating = _populate_in_background(self._memory, self.base + plan.arena_offset - plan.persistent_bytes,
-                                             self.base + plan.arena_offset) if plan.init_steps else None
+        persistent = self.base + plan.arena_offset - plan.persistent_bytes
+        populating = (_populate_in_background(self._memory, persistent, persistent + plan.persistent_bytes)
+                      if plan.init_steps else None)
         try:
             write = weights_writer(plan.weights, release=own_weights)
             write(self._memory[self.base:self.base + plan.resident_bytes], 0, plan.resident_bytes)
@@ -191,8 +192,8 @@ class Executor:
         n_weights = plan.arena_offset if plan.persistent_bytes else plan.resident_bytes
         weights = self._memory[self.base:self.base + n_weights].view(ArenaBytes)
         weights.flags.writeable = False
-        self.plan = replace(plan, weights=weights, init_steps=(), persistent_bytes=0, init_only_bytes=0, stages=(),
-                            staging_bytes=0)
+        self.plan = replace(plan, weights=weights, init_steps=(), persistent_bytes=0, init_only_bytes=0,
+                            stages=(), staging_bytes=0)
         del plan, write
         self._inputs = {b.name: (b, self._view(b)) for b in self.plan.inputs}
         self._outputs = {b.name: (b, self._view(b)) for b in self.plan.outputs}
@@ -217,7 +218,8 @@ class Executor:
                 raise _named(e, steps) from None
             if status:
                 step = steps[status - 1]
-                raise KernelError(f"node '{step.node}' ({step.op}), init kernel {step.kernel}: {inst.error_text()}")
+                raise KernelError(f"node '{step.node}' ({step.op}), init kernel {step.kernel}: "
+                                  f"{inst.error_text()}")
             first += stage.steps
         staging = self.base + plan.arena_offset
         self._memory[staging:staging + plan.staging_bytes] = 0

@@ -231,8 +231,9 @@ def instances(min_bytes_after_heap: int, wasm_path: str | None = None, threads: 
     stacks = (threads - 1) * static_pages if mt else 0  # each worker's stack, at the end of memory
     limit = mem_import.type.limits.max if mt else MAX_PAGES
     if pages + stacks > limit:
-        raise PlanError(f"the plan needs {(pages + stacks) * PAGE / 2**30:.2f} GiB of memory; a WebAssembly "
-                        f"(wasm32) memory holds at most {limit * PAGE / 2**30:.2f} GiB: use a smaller batch or input")
+        need, most = (pages + stacks) * PAGE / 2**30, limit * PAGE / 2**30
+        raise PlanError(f"the plan needs {need:.2f} GiB of memory; a WebAssembly (wasm32) memory holds at "
+                        f"most {most:.2f} GiB: use a smaller batch or input")
     if not mt:
         store = wasmtime.Store(engine())
         memory = wasmtime.Memory(store, wasmtime.MemoryType(wasmtime.Limits(pages, None)))

@@ -230,9 +230,10 @@ def format_result(r: dict) -> str:
     m = r.get("msgraph", {})
     if "arena_bytes" in m:
         lb = max(m["lower_bound_bytes"], 1)
+        packed = m.get("persistent_bytes", 0) / 2**20
         lines.append(f"arena {m['arena_bytes'] / 2**20:.2f} MB vs lower bound {lb / 2**20:.2f} MB "
-                     f"({m['arena_bytes'] / lb:.3f}x); weights {m['weights_bytes'] / 2**20:.2f} MB as they are + "
-                     f"{m.get('persistent_bytes', 0) / 2**20:.2f} MB packed at load; {m['n_steps']} steps")
+                     f"({m['arena_bytes'] / lb:.3f}x); weights {m['weights_bytes'] / 2**20:.2f} MB as they "
+                     f"are + {packed:.2f} MB packed at load; {m['n_steps']} steps")
     if "max_abs_diff" in r:
         lines.append(f"outputs: max |msgraph - onnxruntime| = {r['max_abs_diff']:.3g}")
     if m.get("profile"):

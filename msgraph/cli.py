@@ -124,7 +124,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"{'#':>4}  {'node':<24} {'kernel':<26} tensors (offsets)")
     rows(plan.steps)
     if plan.init_steps:
-        print("\ninit steps, once at load (each stage first writes the raw weights its steps read into the arena):")
+        print("\ninit steps, once at load (each stage first writes the raw weights its steps read into the "
+              "arena):")
         first = 0
         for n, stage in enumerate(plan.stages or (Stage(len(plan.init_steps), ()),), 1):
             staged = ", ".join(f"{name} ({nbytes} B at {dst})" for name, _, dst, nbytes in stage.copies)

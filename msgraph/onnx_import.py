@@ -105,7 +105,8 @@ def detach_weights(graph: Graph) -> Graph:
               if v.const is not None and (isinstance(v.const, LazyConst) or _maps_file(v.const))}
     if not mapped:
         return graph
-    return graph.replace(values={**graph.values, **{k: Value(k, v.type, np.array(v.const)) for k, v in mapped.items()}})
+    own = {k: Value(k, v.type, np.array(v.const)) for k, v in mapped.items()}
+    return graph.replace(values={**graph.values, **own})
 
 
 def _describe(model) -> str:

@@ -330,7 +330,8 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
     for node in order:
         for i in node.inputs:
             if i and i not in known:
-                raise PlanError(f"{node}: input '{i}' has no value: not a graph input, a constant or a node's output")
+                raise PlanError(f"{node}: input '{i}' has no value: not a graph input, a constant or a "
+                                "node's output")
 
     # lower every node to kernel steps; remember aliases and scratch
     lowered, buffers = [], _Buffers()
@@ -392,11 +393,13 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
 
     # constants: each distinct constant buffer once, at the start; those only one node's init steps read
     # (raw weights that are packed or transformed at load) are staged in the arena instead (_stage)
-    init_only = _init_only(lowered, buffers, outputs, {r for r, g in members.items() if g & is_const})
+    const_roots = {r for r, g in members.items() if g & is_const}
+    init_only = {r: pos for r, pos in _init_only(lowered, buffers, outputs, const_roots).items()
+                 if const_array(r).size}  # (an empty one stays resident: it takes no bytes)
     pieces: list[tuple[int, np.ndarray]] = []  # the constants' own arrays, not copied here
     n_weights = 0
     offset: dict[str, int] = {}
-    for root in sorted(r for r, g in members.items() if g & is_const and r not in init_only):
+    for root in sorted(const_roots - set(init_only)):
         array = const_array(root)
         offset[root] = n_weights = align_up(n_weights)
         if array.size:
@@ -428,7 +431,8 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
     value_bytes = intervals[:len(roots)]
 
     arrays = {r: const_array(r) for r in init_only}
-    stage_starts, staged, staging_bytes = _stage(init_only, {r: a.nbytes for r, a in arrays.items()}, arena_bytes)
+    stage_starts, staged, staging_bytes = _stage(init_only, {r: a.nbytes for r, a in arrays.items()},
+                                                 arena_bytes)
     stages = []
     for k, (pos, group) in enumerate(zip(stage_starts, staged)):
         copies = []
@@ -439,7 +443,8 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
             copies.append((root, n_weights, offset[root], arrays[root].nbytes))
             n_weights += arrays[root].nbytes
         end = stage_starts[k + 1] if k + 1 < len(stage_starts) else len(lowered)
-        stages.append(Stage(sum(len(ctx.init_steps) for ctx in lowered[0 if k == 0 else pos:end]), tuple(copies)))
+        n_init = sum(len(ctx.init_steps) for ctx in lowered[0 if k == 0 else pos:end])
+        stages.append(Stage(n_init, tuple(copies)))
     del arrays
     weights = Weights(pieces, n_weights)
 
@@ -472,7 +477,9 @@ def build_plan(graph: Graph, outputs: list[str] | None = None, threads: int = 1)
     return Plan(steps=steps, inputs=tuple(binding(i) for i in graph.inputs), outputs=tuple(binding(o) for o in outputs),
                 weights=weights, arena_offset=arena_offset, arena_bytes=arena_bytes, naive_bytes=naive,
                 lower_bound_bytes=lower_bound(value_bytes), init_steps=init_steps, persistent_bytes=persistent_bytes,
-                values=values, init_only_bytes=n_weights - resident, stages=tuple(stages), staging_bytes=staging_bytes)
+                values=values, init_only_bytes=n_weights - resident, stages=tuple(stages),
+                staging_bytes=staging_bytes)
 
 
-__all__ = ["ALIGN", "Binding", "GraphError", "Plan", "PlanStep", "Stage", "Weights", "build_plan", "weights_writer"]
+__all__ = ["ALIGN", "Binding", "GraphError", "Plan", "PlanStep", "Stage", "Weights", "build_plan",
+           "weights_writer"]

@@ -778,7 +778,8 @@ def test_conv2d_winograd(name, case):
 @pytest.mark.parametrize("M, C", [(1, 1), (5, 4), (6, 9), (7, 13), (13, 36), (3, 130), (4, 128), (5, 256)])
 def test_conv2d_winograd_weights_layout(dt, m, M, C):
     """conv2d_winograd{,4}_weights alone against numpy's G g G^T in ABI.md's packed layout: input channels in
-    groups of the vector width (4 f32, 2 f64) with a partial last group, M not a multiple of 4 (zero rows), and
+    groups of the vector width (4 f32, 2 f64) with a partial last group, M not a multiple of 4 (zero rows),
+    and
     C * 4 rows a multiple of 4 KB (128 f64, 256 both), where the kernel writes through a line buffer."""
     w = rand(dt, (M, C, 3, 3), np.random.default_rng(M * 1000 + C)) / 4
     ints = [1, C, 6, 6, M, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]

@@ -101,17 +101,19 @@ def test_init_only_constants_are_staged_in_the_arena(build):
     plan = build_plan(g)
     assert plan.stages and plan.init_only_bytes > 0
     assert sum(s.steps for s in plan.stages) == len(plan.init_steps)
-    assert plan.staging_bytes <= max(plan.arena_bytes, max(c[3] for s in plan.stages for c in s.copies) + ALIGN)
+    biggest = max(c[3] for s in plan.stages for c in s.copies)
+    assert plan.staging_bytes <= max(plan.arena_bytes, biggest + ALIGN)
     blob = bytes(plan.weights)
     first = 0
     for stage in plan.stages:
         spans = sorted((dst, dst + n) for _, _, dst, n in stage.copies)
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
-        assert all(plan.arena_offset <= lo and hi <= plan.arena_offset + plan.staging_bytes for lo, hi in spans)
+        staging = (plan.arena_offset, plan.arena_offset + plan.staging_bytes)
+        assert all(staging[0] <= lo and hi <= staging[1] for lo, hi in spans)
         for name, src, dst, n in stage.copies:
             assert src >= plan.resident_bytes and name not in plan.values
             assert blob[src:src + n] == np.ascontiguousarray(g.values[name].const).tobytes()
-            assert any(dst in s.tensors for s in plan.init_steps[first:first + stage.steps])  # read in its stage
+            assert any(dst in s.tensors for s in plan.init_steps[first:first + stage.steps])  # in its stage
         first += stage.steps
 
 
@@ -299,7 +301,8 @@ def test_a_value_without_producer_or_data_is_a_plan_error():
     """A graph whose constant lost its data (e.g. a session's graph without the weights only init steps
     read) must not plan as if the value were an input written at run time."""
     g = Graph(nodes=(Node("Add", ("x", "w"), ("y",), {}, "add"),),
-              values={"x": Value("x", F32), "w": Value("w", F32), "y": Value("y", F32)}, inputs=("x",), outputs=("y",))
+              values={"x": Value("x", F32), "w": Value("w", F32), "y": Value("y", F32)}, inputs=("x",),
+              outputs=("y",))
     with pytest.raises(PlanError, match="'add'.*input 'w' has no value"):
         build_plan(g)
 
@@ -311,8 +314,8 @@ def test_failing_init_step_is_reported_at_load():
 
     plan = build_plan(msgraph.import_onnx(lenet5()))
     s = plan.init_steps[0]
-    bad = Plan(**{**plan.__dict__, "init_steps": (PlanStep(s.node, s.op, s.kernel, s.tensors,
-                                                           s.ints[:9] + (5,) + s.ints[10:]),) + plan.init_steps[1:]})
+    broken = PlanStep(s.node, s.op, s.kernel, s.tensors, s.ints[:9] + (5,) + s.ints[10:])
+    bad = Plan(**{**plan.__dict__, "init_steps": (broken,) + plan.init_steps[1:]})
     with pytest.raises(KernelError, match="init kernel f32_conv2d_pack_weights.*group"):
         Executor(bad)
 

@@ -119,7 +119,9 @@ class Rewriter:
 
     def add_const(self, base: str, array: np.ndarray | LazyConst) -> str:
         name = self.fresh(base)
-        self.values[name] = Value.constant(name, array if isinstance(array, LazyConst) else np.ascontiguousarray(array))
+        if not isinstance(array, LazyConst):
+            array = np.ascontiguousarray(array)
+        self.values[name] = Value.constant(name, array)
         return name
 
     def result(self) -> Graph:

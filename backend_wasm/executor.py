@@ -9,6 +9,7 @@ import ctypes
 import mmap
 import sys
 import threading
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -158,7 +159,11 @@ class Executor:
                             f"it has {len(plan.init_steps)}")
         n_words = sum(3 + len(s.tensors) + len(s.ints) for s in (*plan.steps, *plan.init_steps))
         program_offset = align_up(plan.total_bytes)
+        clock = time.perf_counter
+        t0 = clock()
         instances = loader.instances(program_offset + 4 * n_words + 64, kernels, threads)
+        # where the load went (s): the kernels module and memory, writing the weights, the init steps
+        self.load_seconds = {"kernels": clock() - t0, "weights": 0.0, "init steps": 0.0}
         self._inst = inst = instances[0]
         self.threads = threads
         self._pool = WorkerPool(instances) if threads > 1 else None
@@ -176,7 +181,9 @@ class Executor:
                       if plan.init_steps else None)
         try:
             write = weights_writer(plan.weights, release=own_weights)
+            t0 = clock()
             write(self._memory[self.base:self.base + plan.resident_bytes], 0, plan.resident_bytes)
+            self.load_seconds["weights"] += clock() - t0
             start = self.base + program_offset
             self._memory[start:start + program.nbytes] = program.view(np.uint8)
             self._call = _RawRun(inst, start, len(plan.steps),
@@ -207,15 +214,19 @@ class Executor:
         init = plan.encode_program(inst.opcodes, self.base, plan.init_steps)
         self._memory[at:at + init.nbytes] = init.view(np.uint8)
         words = np.cumsum([0] + [3 + len(s.tensors) + len(s.ints) for s in plan.init_steps])
-        first = 0
+        first, clock, spent = 0, time.perf_counter, self.load_seconds
         for stage in plan.stages or (Stage(len(plan.init_steps), ()),):
+            t0 = clock()
             for _, src, dst, nbytes in stage.copies:
                 write(self._memory[self.base + dst:self.base + dst + nbytes], src, src + nbytes)
+            t1 = clock()
             steps = plan.init_steps[first:first + stage.steps]
             try:
                 status = self._call.call(at + 4 * int(words[first]), stage.steps)
             except _Trapped as e:
                 raise _named(e, steps) from None
+            spent["weights"] += t1 - t0
+            spent["init steps"] += clock() - t1
             if status:
                 step = steps[status - 1]
                 raise KernelError(f"node '{step.node}' ({step.op}), init kernel {step.kernel}: "

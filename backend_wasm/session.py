@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -60,7 +61,10 @@ class InferenceSession:
 
     def __init__(self, model, *, kernels: str | None = None, max_cached_plans: int = 8, optimize: bool = True,
                  threads: int = 1, **_ignored):
+        t0 = time.perf_counter()
         graph: Graph = model if isinstance(model, Graph) else import_onnx(model, map_weights=True)
+        # where the construction went (s): import, optimize, plan, then the executor's load_seconds
+        self.load_seconds: dict[str, float] = {"import": time.perf_counter() - t0}
         self._source = model  # re-imported only to plan a value the optimised graph folded away
         self._names = frozenset(graph.values)
         self._cache: OrderedDict[tuple, Executor] = OrderedDict()
@@ -77,8 +81,10 @@ class InferenceSession:
             # a static model: plan and load now (errors surface at construction); the session keeps the
             # optimised graph, its constants viewing the arena, so the weights are held once
             if optimize:
+                t0 = time.perf_counter()
                 graph = optimize_graph(graph)  # the imported graph (and weights BatchNorm folded) go
                 _release_freed_memory()
+                self.load_seconds["optimize"] = time.perf_counter() - t0
             holder = [graph]
             del graph
             self.graph = detach_weights(self._load_static(holder))  # (constants no plan placed)
@@ -92,7 +98,9 @@ class InferenceSession:
         the persistent buffers (packed / transformed weights)."""
         g = holder.pop()  # the only reference: the constants go when this function drops them
         outputs = tuple(g.outputs)
+        t0 = time.perf_counter()
         plan = build_plan(g, list(outputs), self._threads)
+        self.load_seconds["plan"] = time.perf_counter() - t0
         placed = {k for k, v in g.values.items() if v.const is not None and k in plan.values}
         # constants only init steps read (raw weights packed at load) are not kept: a plan for other
         # outputs imports the model again (_executor)
@@ -102,6 +110,7 @@ class InferenceSession:
         _release_freed_memory()
         ex = Executor(plan, self._kernels, self._threads, own_weights=True)
         del plan
+        self.load_seconds.update(ex.load_seconds)
         values = dict(g.values)
         for k in placed:
             values[k] = Value(k, g.values[k].type, ex.constant_view(k))

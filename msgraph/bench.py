@@ -96,6 +96,7 @@ def _worker_msgraph(model: str, args) -> tuple[dict, list]:
            "arena_bytes": rep["arena_bytes"], "lower_bound_bytes": rep["lower_bound_bytes"],
            "weights_bytes": rep["weights_bytes"], "persistent_bytes": rep["persistent_bytes"],
            "n_steps": rep["n_steps"], "threads": args.threads or 1}
+    res["load_ms"] = {k: s * 1e3 for k, s in sess.load_seconds.items()}
     if args.profile:
         res["profile"] = [list(p) for p in ex.profile(max(3, min(args.repeat, 20)))]
     res["peak_rss_mb"], res["base_rss_mb"] = _peak_rss_mb(), base_rss
@@ -234,6 +235,8 @@ def format_result(r: dict) -> str:
         lines.append(f"arena {m['arena_bytes'] / 2**20:.2f} MB vs lower bound {lb / 2**20:.2f} MB "
                      f"({m['arena_bytes'] / lb:.3f}x); weights {m['weights_bytes'] / 2**20:.2f} MB as they "
                      f"are + {packed:.2f} MB packed at load; {m['n_steps']} steps")
+    if m.get("load_ms"):
+        lines.append("msgraph's load (ms): " + ", ".join(f"{k} {ms:.1f}" for k, ms in m["load_ms"].items()))
     if "max_abs_diff" in r:
         lines.append(f"outputs: max |msgraph - onnxruntime| = {r['max_abs_diff']:.3g}")
     if m.get("profile"):

@@ -32,6 +32,10 @@ def test_both_engines_report_every_figure(result):
         assert r["threads"] == 1 and r["runs"] >= 5  # and at least MIN_TIMED_S of them
     m = result["msgraph"]
     assert m["lower_bound_bytes"] <= m["arena_bytes"]
+    # where the load went: every phase, none negative, together within the load + first run
+    assert list(m["load_ms"]) == ["import", "optimize", "plan", "kernels", "weights", "init steps"]
+    assert min(m["load_ms"].values()) >= 0 and sum(m["load_ms"].values()) <= m["first_run_ms"]
+    assert "msgraph's load (ms): import" in format_result(result)
     assert result["max_abs_diff"] < 1e-4
     assert result["ratio"]["median_ms"] == pytest.approx(m["median_ms"] / result["onnxruntime"]["median_ms"])
 

@@ -105,19 +105,27 @@ MG_FLOAT(MG_GEMM_SMALLK, _)
     }
 MG_FLOAT(MG_GEMM_BLOCKED, _)
 
+/* gemm's ints (ABI.md), shared by gemm, gemm_packed_b and gemv_packed_b; alpha (p[5]) each reads its own
+ * way. Then the check of the flags: trans_a, trans_b, act. */
+#define MG_GEMM_INTS \
+    int32_t M = p[0], N = p[1], K = p[2], ta = p[3], tb = p[4]; \
+    T beta = (T)mg_f32_from_bits(p[6]); \
+    ptrdiff_t crs = p[7], ccs = p[8]; \
+    int32_t batch = p[9], abs_ = p[10], bbs = p[11]; \
+    mg_act act = mg_act_from(p[12], p[13], p[14])
+#define MG_GEMM_CHECK_FLAGS(dt, op) \
+    MG_CHECK((ta == 0 || ta == 1) && (tb == 0 || tb == 1), MG_NAME(dt, op), "trans_a and trans_b must be 0 or 1"); \
+    MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code)
+
 #define MG_GEMM(dt, op) \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
         enum { MR = MG_GEMM_MR, NR = MG_GEMM_NV * L, KC = MG_GEMM_KC, \
                MC = MG_GEMM_A_BYTES / (KC * sizeof(T)) / MR * MR }; \
-        int32_t M = p[0], N = p[1], K = p[2], ta = p[3], tb = p[4]; \
-        T alpha = (T)mg_f32_from_bits(p[5]), beta = (T)mg_f32_from_bits(p[6]); \
-        ptrdiff_t crs = p[7], ccs = p[8]; \
-        int32_t batch = p[9], abs_ = p[10], bbs = p[11]; \
-        mg_act act = mg_act_from(p[12], p[13], p[14]); \
+        MG_GEMM_INTS; \
+        T alpha = (T)mg_f32_from_bits(p[5]); \
         MG_CHECK(M >= 0 && N >= 0 && K >= 0 && batch >= 0, MG_NAME(dt, op), "M, N, K and batch must be >= 0"); \
-        MG_CHECK((ta == 0 || ta == 1) && (tb == 0 || tb == 1), MG_NAME(dt, op), "trans_a and trans_b must be 0 or 1"); \
-        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
+        MG_GEMM_CHECK_FLAGS(dt, op); \
         if (M == 0 || N == 0) return 0; \
         const T *c = (const T *)(uintptr_t)t[2]; \
         _Alignas(16) T ap[MC * KC]; \
@@ -183,6 +191,17 @@ MG_FLOAT(MG_GEMM_BLOCKED, _)
     }
 MG_FLOAT(MG_GEMM, gemm)
 
+/* The packing kernels' ints and tensors (B, Packed; gemm's ints, only N, K and trans_b used): B read with
+ * strides bks along k and bjs along n, written to bp. */
+#define MG_PACK_B_PARAMS(dt, op) \
+    int32_t N = p[1], K = p[2], tb = p[4]; \
+    MG_CHECK(N >= 0 && K >= 0, MG_NAME(dt, op), "N and K must be >= 0"); \
+    MG_CHECK(tb == 0 || tb == 1, MG_NAME(dt, op), "trans_b must be 0 or 1"); \
+    const T *b = (const T *)(uintptr_t)t[0]; \
+    T *bp = (T *)(uintptr_t)t[1]; \
+    MG_CHECK(bp != 0, MG_NAME(dt, op), "the packed tensor is missing"); \
+    ptrdiff_t bks = tb ? 1 : N, bjs = tb ? K : 1
+
 /* ---- gemm_pack_b (tensors B, Packed; gemm's ints, only N, K, trans_b used and M, batch ignored): B's panels
  * as the blocked path packs them, once at load for a constant B: per K block k0 of KC (at k0 * Np, Np =
  * ceil(N / NR) * NR), NR-column panels j (at j * kb, kb = min(KC, K - k0)), each kb x NR k-major, zero
@@ -192,13 +211,8 @@ MG_FLOAT(MG_GEMM, gemm)
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
         enum { NR = MG_GEMM_NV * L, KC = MG_GEMM_KC }; \
-        int32_t N = p[1], K = p[2], tb = p[4]; \
-        MG_CHECK(N >= 0 && K >= 0, MG_NAME(dt, op), "N and K must be >= 0"); \
-        MG_CHECK(tb == 0 || tb == 1, MG_NAME(dt, op), "trans_b must be 0 or 1"); \
-        const T *b = (const T *)(uintptr_t)t[0]; \
-        T *bp = (T *)(uintptr_t)t[1]; \
-        MG_CHECK(bp != 0, MG_NAME(dt, op), "the packed tensor is missing"); \
-        ptrdiff_t bks = tb ? 1 : N, bjs = tb ? K : 1, np_ = (ptrdiff_t)(N + NR - 1) / NR * NR; \
+        MG_PACK_B_PARAMS(dt, op); \
+        ptrdiff_t np_ = (ptrdiff_t)(N + NR - 1) / NR * NR; \
         for (int32_t k0 = 0; k0 < K; k0 += KC) { \
             int32_t kb = K - k0 < KC ? K - k0 : KC; \
             for (int32_t j0 = 0; j0 < N; j0 += NR) \
@@ -213,16 +227,11 @@ MG_FLOAT(MG_GEMM_PACK_B, gemm_pack_b)
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
         enum { MR = MG_GEMM_MR, KC = MG_GEMM_KC, MC = MG_GEMM_A_BYTES / (KC * sizeof(T)) / MR * MR }; \
-        int32_t M = p[0], N = p[1], K = p[2], ta = p[3], tb = p[4]; \
+        MG_GEMM_INTS; \
         float alpha = mg_f32_from_bits(p[5]); \
-        T beta = (T)mg_f32_from_bits(p[6]); \
-        ptrdiff_t crs = p[7], ccs = p[8]; \
-        int32_t batch = p[9], abs_ = p[10], bbs = p[11]; \
-        mg_act act = mg_act_from(p[12], p[13], p[14]); \
         MG_CHECK(M >= 0 && N >= 0 && K >= 1 && batch >= 0, MG_NAME(dt, op), "M, N, batch must be >= 0 and K >= 1"); \
-        MG_CHECK((ta == 0 || ta == 1) && (tb == 0 || tb == 1), MG_NAME(dt, op), "trans_a and trans_b must be 0 or 1"); \
+        MG_GEMM_CHECK_FLAGS(dt, op); \
         MG_CHECK(alpha == 1.0f && bbs == 0, MG_NAME(dt, op), "alpha must be 1 and b_batch_stride 0"); \
-        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
         if (M == 0 || N == 0) return 0; \
         const T *c = (const T *)(uintptr_t)t[2], *bpk = (const T *)(uintptr_t)t[1]; \
         MG_CHECK(bpk != 0, MG_NAME(dt, op), "the packed B is missing"); \
@@ -261,13 +270,7 @@ MG_FLOAT(MG_GEMM_PACKED_B, gemm_packed_b)
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
         enum { J = MG_GEMV_J }; \
-        int32_t N = p[1], K = p[2], tb = p[4]; \
-        MG_CHECK(N >= 0 && K >= 0, MG_NAME(dt, op), "N and K must be >= 0"); \
-        MG_CHECK(tb == 0 || tb == 1, MG_NAME(dt, op), "trans_b must be 0 or 1"); \
-        const T *b = (const T *)(uintptr_t)t[0]; \
-        T *bp = (T *)(uintptr_t)t[1]; \
-        MG_CHECK(bp != 0, MG_NAME(dt, op), "the packed tensor is missing"); \
-        ptrdiff_t bks = tb ? 1 : N, bjs = tb ? K : 1; \
+        MG_PACK_B_PARAMS(dt, op); \
         for (int32_t j0 = 0; j0 < N; j0 += J) \
             for (int32_t k0 = 0; k0 < K; k0 += L) \
                 for (int32_t j = j0; j < j0 + J; j++) \
@@ -347,18 +350,13 @@ MG_FLOAT(MG_GEMV_ROWS, _)
 #define MG_GEMV_PACKED_B(dt, op) \
     MG_KERNEL_DEF(dt, op) { \
         MG_TYPES(dt); \
-        int32_t M = p[0], N = p[1], K = p[2], ta = p[3], tb = p[4]; \
+        MG_GEMM_INTS; \
         float alpha = mg_f32_from_bits(p[5]); \
-        T beta = (T)mg_f32_from_bits(p[6]); \
-        ptrdiff_t crs = p[7], ccs = p[8]; \
-        int32_t batch = p[9], abs_ = p[10], bbs = p[11]; \
-        mg_act act = mg_act_from(p[12], p[13], p[14]); \
         MG_CHECK(M >= 0 && M <= 3 && N >= 0 && K >= 1 && batch >= 0, MG_NAME(dt, op), \
                  "M must be in 0..3, N and batch >= 0, K >= 1"); \
-        MG_CHECK((ta == 0 || ta == 1) && (tb == 0 || tb == 1), MG_NAME(dt, op), "trans_a and trans_b must be 0 or 1"); \
+        MG_GEMM_CHECK_FLAGS(dt, op); \
         MG_CHECK(ta == 0 || M <= 1, MG_NAME(dt, op), "trans_a needs M <= 1 (rows of A contiguous)"); \
         MG_CHECK(alpha == 1.0f && bbs == 0, MG_NAME(dt, op), "alpha must be 1 and b_batch_stride 0"); \
-        MG_CHECK_GOT(act.code >= 0 && act.code < MG_ACT_COUNT, MG_NAME(dt, op), "act must be in 0..6", act.code); \
         const T *c = (const T *)(uintptr_t)t[2], *bp = (const T *)(uintptr_t)t[1]; \
         MG_CHECK(bp != 0, MG_NAME(dt, op), "the packed B is missing"); \
         int32_t kv = K / L * L; \
